@@ -1,0 +1,61 @@
+# Two commands matter: `make run` (the platform, with a demo project) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# The CPU build lies on this machine's disk; a CUDA host can pass its own spec.
+TORCH_SPEC ?= torch==2.13.0
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
+
+export PYTHONPATH := $(CURDIR)/platform:$(CURDIR)
+
+.PHONY: run test install frontend lint typecheck compose-check pytest frontend-test clean
+
+run: install frontend
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py load_demo --url http://127.0.0.1:$(PORT)/
+	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+test: install frontend lint typecheck compose-check frontend-test pytest
+
+install: $(VENV)/.installed
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+frontend: frontend/dist/manifest.json
+
+frontend/node_modules/.installed: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+frontend/dist/manifest.json: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run build --silent
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+# docker-compose.yml must stay valid (`docker compose config`) though no Docker engine runs here.
+compose-check:
+	bash docker/check-compose.sh
+
+frontend-test: frontend/node_modules/.installed
+	cd frontend && npm test --silent
+
+pytest: install frontend
+	PLATFORM_MODE=test $(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles

@@ -1,0 +1,78 @@
+"""The demo project that `make run` loads: demo users with one role each, and a project.
+
+Passwords are random, made on the first run and kept in var/demo_logins.json (mode 600), so a
+demo started on a shared machine does not come with well-known credentials.
+"""
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+
+from accounts.models import Role, User
+from accounts.services import create_user
+from projects.models import Membership, Project
+from projects.services import create_project
+
+DEMO_PROJECT_NAME = "LIDC demo: lung nodules"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+
+
+DEMO_USERS: tuple[tuple[str, str, Role | None], ...] = (
+    ("admin", "Site admin", None),
+    ("lead", "Dr Lead", Role.LEAD),
+    ("annotator1", "Dr Annotator One", Role.ANNOTATOR),
+    ("annotator2", "Dr Annotator Two", Role.ANNOTATOR),
+    ("reviewer", "Dr Reviewer", Role.REVIEWER),
+)
+
+
+def _passwords(path: Path) -> dict[str, str]:
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    for username, _, _ in DEMO_USERS:
+        known.setdefault(username, secrets.token_urlsafe(9))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, indent=2))
+    path.chmod(0o600)
+    return known
+
+
+@transaction.atomic
+def load_demo(*, logins_file: Path) -> tuple[Project, list[DemoLogin]]:
+    """Create (or complete) the demo users and project; safe to run on every start."""
+    passwords = _passwords(logins_file)
+    users: dict[str, User] = {}
+    for username, display_name, role in DEMO_USERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = create_user(
+                username=username,
+                password=passwords[username],
+                display_name=display_name,
+                is_site_admin=role is None,
+            )
+        users[username] = user
+    project = Project.objects.filter(name=DEMO_PROJECT_NAME).first()
+    if project is None:
+        project = create_project(
+            creator=users["admin"],
+            name=DEMO_PROJECT_NAME,
+            description="Two LIDC-IDRI chest CTs with four radiologists' reads each.",
+        )
+        Membership.objects.filter(project=project, user=users["admin"]).delete()
+    for username, _, role in DEMO_USERS:
+        if role is not None:
+            Membership.objects.get_or_create(project=project, user=users[username], role=role)
+    logins = [
+        DemoLogin(username, passwords[username], role.value if role else "site admin")
+        for username, _, role in DEMO_USERS
+    ]
+    return project, logins

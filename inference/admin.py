@@ -1,0 +1,1 @@
+"""Admin for the model registry; registered as its models land."""

@@ -1,0 +1,1 @@
+"""Model registry, inference and training runs live here (see DESIGN.md, data model)."""
