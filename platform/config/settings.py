@@ -210,6 +210,17 @@ DJANGO_VITE = {
     }
 }
 
+# --- DICOM ingest limits (each rejection names the limit it hit) --------------------------------
+DICOM_MAX_INSTANCE_BYTES = env.int("DICOM_MAX_INSTANCE_BYTES", default=512 * 1024**2)
+DICOM_MAX_UPLOAD_BYTES = env.int("DICOM_MAX_UPLOAD_BYTES", default=8 * 1024**3)
+DICOM_MAX_ROWS_COLUMNS = env.int("DICOM_MAX_ROWS_COLUMNS", default=16384)
+DICOM_MAX_FRAMES = env.int("DICOM_MAX_FRAMES", default=10000)
+DICOM_MAX_SEQUENCE_DEPTH = env.int("DICOM_MAX_SEQUENCE_DEPTH", default=16)
+# A zip member may not inflate more than this many times its compressed size.
+DICOM_MAX_ZIP_RATIO = env.int("DICOM_MAX_ZIP_RATIO", default=200)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024**2)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+
 # --- Celery --------------------------------------------------------------------------------
 EMBEDDED_REDIS_URL = env.str("EMBEDDED_REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

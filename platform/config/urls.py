@@ -28,6 +28,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("projects.page_urls")),
+    path("projects/<int:project_id>/", include("imaging.page_urls")),
+    path("dicomweb/", include("imaging.dicomweb.urls")),
     path("api/", include(api)),
     path("admin/", admin.site.urls),
 ]
