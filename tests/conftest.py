@@ -18,16 +18,20 @@ if settings.PLATFORM_MODE != "test":
     raise pytest.UsageError("run the tests with `make test` (or PLATFORM_MODE=test pytest)")
 
 
-@pytest.fixture(autouse=True)
-def media_in_tmp(settings, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
+def use_media_root(settings, root: Path) -> None:
+    settings.MEDIA_ROOT = root
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
+            "OPTIONS": {"location": str(root)},
         },
     }
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path: Path) -> None:
+    use_media_root(settings, tmp_path / "media")
 
 
 @dataclass
@@ -78,17 +82,33 @@ def database_url_for_subprocesses() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+@dataclass(frozen=True)
+class Worker:
+    name: str
+    media_root: Path
+
+
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
-    """A real Celery worker process on the test database and the test Redis broker."""
+def session_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Worker]:
+    """A real Celery worker process on the test database, the test Redis broker and a media
+    root of its own (tests that use it store their files there too: see `celery_worker`)."""
     with django_db_blocker.unblock():
         database_url = database_url_for_subprocesses()
     celery_app.control.purge()
-    env = processes.platform_env(PLATFORM_MODE="test", DATABASE_URL=database_url)
-    name = "pytest-worker"
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    with processes.running(processes.worker_command(name), env, log):
+    folder = tmp_path_factory.mktemp("worker")
+    worker = Worker(name="pytest-worker", media_root=folder / "media")
+    env = processes.platform_env(
+        PLATFORM_MODE="test", DATABASE_URL=database_url, MEDIA_ROOT=str(worker.media_root)
+    )
+    with processes.running(processes.worker_command(worker.name), env, folder / "worker.log"):
         processes.wait_until(
             lambda: bool(celery_app.control.ping(timeout=0.5)), 60, "the Celery worker"
         )
-        yield name
+        yield worker
+
+
+@pytest.fixture
+def celery_worker(session_worker: Worker, settings) -> Worker:
+    """The running worker, with this test's storage pointed at the worker's media root."""
+    use_media_root(settings, session_worker.media_root)
+    return session_worker

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from imaging.models import Instance, Patient, Series, Study
+from imaging.models import DeidMapping, Instance, Patient, Series, Study
 
 
 @admin.register(Patient)
@@ -25,3 +26,27 @@ class SeriesAdmin(admin.ModelAdmin):
 class InstanceAdmin(admin.ModelAdmin):
     list_display = ("id", "series", "sop_instance_uid", "instance_number", "size")
     raw_id_fields = ("series",)
+
+
+@admin.register(DeidMapping)
+class DeidMappingAdmin(admin.ModelAdmin):
+    """Original identifiers are PHI: site admins (superusers) only, and read-only."""
+
+    list_display = ("project", "kind", "original", "replacement", "created_at")
+    list_filter = ("project", "kind")
+    search_fields = ("replacement",)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

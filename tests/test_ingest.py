@@ -1,0 +1,265 @@
+"""Ingest: valid instances are stored and indexed; every bad input is refused with a reason and
+leaves no rows and no files behind."""
+
+import gzip
+import io
+import json
+import zlib
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.filewriter import write_dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
+
+from imaging.models import Instance, Patient, Series, Study
+from imaging.outcomes import Outcome
+from imaging.services import ingest_batch, ingest_instance
+from tests.dicom_factory import ct_dataset, series_bytes, to_bytes
+from tests.factories import ProjectFactory
+
+LIDC = Path(__file__).resolve().parents[2] / "shared" / "data" / "lidc"
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory.create(deidentify=False)
+
+
+def stored_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def assert_nothing_written(settings) -> None:
+    assert Instance.objects.count() == 0
+    assert Series.objects.count() == 0
+    assert Study.objects.count() == 0
+    assert Patient.objects.count() == 0
+    assert stored_files(settings) == []
+
+
+def reject(project, data: bytes):
+    report = ingest_instance(project=project, name="bad.dcm", data=data)
+    assert report.outcome == Outcome.REJECTED
+    return report.reason
+
+
+def test_a_valid_instance_is_stored_with_its_bytes_and_frame_index(project, settings):
+    data = to_bytes(ct_dataset(3))
+    report = ingest_instance(project=project, name="ok.dcm", data=data)
+    assert report.outcome == Outcome.STORED
+    instance = Instance.objects.get(pk=report.instance_id)
+    with instance.file.open("rb") as stored:
+        assert stored.read() == data
+    ((offset, length),) = instance.frame_index[0]
+    assert data[offset : offset + length] == pydicom.dcmread(io.BytesIO(data)).PixelData
+    metadata = json.loads(instance.metadata_json)
+    assert metadata["7FE00010"]["BulkDataURI"].endswith("/bulkdata/7FE00010")
+    assert metadata["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "Doe^Jane"}]}
+
+
+def test_lidc_series_frames_are_indexed_byte_exact(project):
+    files = sorted((LIDC / "LIDC-IDRI-0001").rglob("*.dcm"))[:5]
+    reports = ingest_batch(project=project, items=[(f.name, f.read_bytes()) for f in files])
+    assert [r.outcome for r in reports] == [Outcome.STORED] * 5
+    for source, report in zip(files, reports, strict=True):
+        instance = Instance.objects.get(pk=report.instance_id)
+        ((offset, length),) = instance.frame_index[0]
+        assert source.read_bytes()[offset : offset + length] == pydicom.dcmread(source).PixelData
+
+
+def test_encapsulated_multiframe_fragments_are_indexed_per_frame(project):
+    ds = ct_dataset(0)
+    frames = [ct_dataset(i).PixelData for i in range(3)]
+    ds.NumberOfFrames = 3
+    ds.PixelData = b"".join(frames)
+    ds.compress(RLELossless)
+    data = to_bytes(ds)
+    report = ingest_instance(project=project, name="rle.dcm", data=data)
+    assert report.outcome == Outcome.STORED, report.reason
+    instance = Instance.objects.get(pk=report.instance_id)
+    expected = list(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=3))
+    for frame, ranges in zip(expected, instance.frame_index, strict=True):
+        assert b"".join(data[o : o + n] for o, n in ranges) == frame
+
+
+def test_same_uid_same_bytes_is_an_idempotent_duplicate(project):
+    data = to_bytes(ct_dataset(0))
+    first = ingest_instance(project=project, name="a.dcm", data=data)
+    again = ingest_instance(project=project, name="a.dcm", data=data)
+    assert (first.outcome, again.outcome) == (Outcome.STORED, Outcome.DUPLICATE)
+    assert again.instance_id == first.instance_id
+    assert Instance.objects.count() == 1
+    assert Series.objects.get().instance_count == 1
+
+
+def test_same_uid_different_bytes_is_a_conflict_and_nothing_is_overwritten(project, settings):
+    original = ct_dataset(0, sop="1.2.3.4.5")
+    data = to_bytes(original)
+    ingest_instance(project=project, name="a.dcm", data=data)
+    changed = ct_dataset(0, sop="1.2.3.4.5")
+    changed.PatientName = "Someone^Else"
+    report = ingest_instance(project=project, name="b.dcm", data=to_bytes(changed))
+    assert report.outcome == Outcome.CONFLICT
+    assert "stored with different content; nothing was overwritten" in report.reason
+    instance = Instance.objects.get()
+    with instance.file.open("rb") as stored:
+        assert stored.read() == data
+    assert len(stored_files(settings)) == 1
+
+
+def test_truncated_file_is_rejected(project, settings):
+    data = to_bytes(ct_dataset(0))
+    reason = reject(project, data[:400])
+    assert reason.startswith("file is truncated")
+    assert_nothing_written(settings)
+
+
+def test_a_file_cut_inside_its_pixel_data_is_rejected(project, settings):
+    data = to_bytes(ct_dataset(0))
+    reason = reject(project, data[:-100])
+    assert reason == "file is truncated: element (7FE0,0010) runs past the end of the file"
+    assert_nothing_written(settings)
+
+
+def test_not_dicom_is_rejected(project, settings):
+    reason = reject(project, b"%PDF-1.7 this is a report, not an image" * 10)
+    assert reason == "not a DICOM Part 10 file: no 'DICM' file header"
+    assert_nothing_written(settings)
+
+
+def test_a_data_set_without_the_file_header_is_rejected(project, settings):
+    ds = ct_dataset(0)
+    out = pydicom.filebase.DicomBytesIO()
+    out.is_little_endian, out.is_implicit_VR = True, False
+    write_dataset(out, ds)
+    assert reject(project, out.getvalue()) == "not a DICOM Part 10 file: no 'DICM' file header"
+    assert_nothing_written(settings)
+
+
+@pytest.mark.parametrize("keyword", ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"])
+def test_a_missing_uid_is_rejected(project, settings, keyword):
+    ds = ct_dataset(0)
+    delattr(ds, keyword)
+    assert reject(project, to_bytes(ds)) == f"{keyword} is missing"
+    assert_nothing_written(settings)
+
+
+@pytest.mark.parametrize("bad", ["../../x", "1.2.03", "1.2.3.", "1.2.a", "9" * 65])
+def test_a_syntactically_invalid_uid_is_rejected(project, settings, bad):
+    ds = ct_dataset(0)
+    ds.SeriesInstanceUID = bad
+    assert reject(project, to_bytes(ds)) == "SeriesInstanceUID is not a valid UID"
+    assert_nothing_written(settings)
+
+
+def test_pixel_length_that_does_not_match_the_pixel_module_is_rejected(project, settings):
+    ds = ct_dataset(0)
+    ds.Rows = 40
+    reason = reject(project, to_bytes(ds))
+    assert reason == (
+        "pixel data is 2048 bytes but Rows, Columns, BitsAllocated, SamplesPerPixel "
+        "and NumberOfFrames call for 2560"
+    )
+    assert_nothing_written(settings)
+
+
+def test_bits_stored_above_bits_allocated_is_rejected(project, settings):
+    ds = ct_dataset(0)
+    ds.BitsStored = 17
+    assert "BitsStored (17) must be between 1 and BitsAllocated (16)" in reject(
+        project, to_bytes(ds)
+    )
+    assert_nothing_written(settings)
+
+
+def test_a_claimed_65535_square_image_is_rejected(project, settings):
+    ds = ct_dataset(0)
+    ds.Rows = ds.Columns = 65535
+    assert reject(project, to_bytes(ds)) == (
+        "image is 65535x65535; rows and columns must be 1-16384"
+    )
+    assert_nothing_written(settings)
+
+
+def test_an_oversize_file_is_rejected(project, settings):
+    settings.DICOM_MAX_INSTANCE_BYTES = 1000
+    data = to_bytes(ct_dataset(0))
+    assert reject(project, data) == f"file is {len(data)} bytes, over the 1000-byte limit"
+    assert_nothing_written(settings)
+
+
+def test_a_deflated_file_is_stored_inflated(project):
+    ds = ct_dataset(0)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    report = ingest_instance(project=project, name="deflated.dcm", data=out.getvalue())
+    assert report.outcome == Outcome.STORED, report.reason
+    instance = Instance.objects.get()
+    assert instance.transfer_syntax_uid == "1.2.840.10008.1.2.1"
+    with instance.file.open("rb") as stored:
+        assert pydicom.dcmread(stored).PixelData == ds.PixelData
+
+
+def test_a_deflated_data_set_that_inflates_to_gigabytes_is_rejected(project, settings):
+    ds = ct_dataset(0)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    header = io.BytesIO()
+    ds.save_as(header, enforce_file_format=True)
+    meta_end = 132 + 12 + int.from_bytes(header.getvalue()[140:144], "little")
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    zeros = bytes(16 * 1024**2)
+    body = b"".join(bomb.compress(zeros) for _ in range(64)) + bomb.flush()  # 1 GiB inflated
+    data = header.getvalue()[:meta_end] + body
+    assert len(data) < 2 * 1024**2
+    assert "inflates past the" in reject(project, data)
+    assert_nothing_written(settings)
+
+
+def test_sequences_nested_200_deep_are_rejected(project, settings):
+    ds = ct_dataset(0)
+    item = Dataset()
+    item.CodeValue = "1"
+    for _ in range(200):
+        outer = Dataset()
+        outer.ContentSequence = Sequence([item])
+        item = outer
+    ds.ContentSequence = item.ContentSequence
+    reason = reject(project, to_bytes(ds))
+    assert "nested" in reason
+    assert_nothing_written(settings)
+
+
+def test_script_in_patient_name_is_stored_as_text(project):
+    name = "<script>alert('x')</script>"
+    report = ingest_instance(
+        project=project, name="x.dcm", data=to_bytes(ct_dataset(0, patient_name=name))
+    )
+    assert report.outcome == Outcome.STORED
+    assert Patient.objects.get().patient_name == name
+
+
+def test_a_batch_stores_the_valid_and_reports_the_invalid(project):
+    items = series_bytes(3)
+    items.insert(1, ("junk.txt", b"hello"))
+    reports = ingest_batch(project=project, items=items)
+    assert [r.outcome for r in reports] == [
+        Outcome.STORED, Outcome.REJECTED, Outcome.STORED, Outcome.STORED,
+    ]  # fmt: skip
+    assert reports[1].name == "junk.txt"
+    assert Instance.objects.count() == 3
+
+
+def test_series_metadata_is_the_array_of_instance_metadata(project):
+    from imaging.series_metadata import build_series_metadata
+
+    ingest_batch(project=project, items=series_bytes(4))
+    series = Series.objects.get()
+    compressed, etag = build_series_metadata(series)
+    document = json.loads(gzip.decompress(compressed))
+    assert [d["00200013"]["Value"][0] for d in document] == [1, 2, 3, 4]
+    assert len(etag) == 32
