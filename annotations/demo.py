@@ -1,4 +1,5 @@
-"""The demo project that `make run` loads: demo users with one role each, and a project.
+"""The demo project that `make run` loads: demo users with one role each, and a project holding
+the shared LIDC cases.
 
 Passwords are random, made on the first run and kept in var/demo_logins.json (mode 600), so a
 demo started on a shared machine does not come with well-known credentials.
@@ -13,6 +14,8 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import create_user
+from imaging.outcomes import IngestReport
+from imaging.services import ingest_batch
 from projects.models import Membership, Project
 from projects.services import create_project
 
@@ -45,9 +48,25 @@ def _passwords(path: Path) -> dict[str, str]:
     return known
 
 
+def load_demo(
+    *, logins_file: Path, data_dir: Path | None = None
+) -> tuple[Project, list[DemoLogin], list[IngestReport]]:
+    """Create (or complete) the demo users and project and ingest the LIDC cases in `data_dir`;
+    safe to run on every start (instances already there are reported as duplicates)."""
+    project, logins = _users_and_project(logins_file)
+    reports: list[IngestReport] = []
+    files = sorted(data_dir.rglob("*.dcm")) if data_dir and data_dir.is_dir() else []
+    for start in range(0, len(files), INGEST_BATCH):
+        batch = files[start : start + INGEST_BATCH]
+        reports += ingest_batch(project=project, items=[(f.name, f.read_bytes()) for f in batch])
+    return project, logins, reports
+
+
+INGEST_BATCH = 32
+
+
 @transaction.atomic
-def load_demo(*, logins_file: Path) -> tuple[Project, list[DemoLogin]]:
-    """Create (or complete) the demo users and project; safe to run on every start."""
+def _users_and_project(logins_file: Path) -> tuple[Project, list[DemoLogin]]:
     passwords = _passwords(logins_file)
     users: dict[str, User] = {}
     for username, display_name, role in DEMO_USERS:
@@ -66,6 +85,9 @@ def load_demo(*, logins_file: Path) -> tuple[Project, list[DemoLogin]]:
             creator=users["admin"],
             name=DEMO_PROJECT_NAME,
             description="Two LIDC-IDRI chest CTs with four radiologists' reads each.",
+            # LIDC is de-identified at source; keeping its UIDs lets the LIDC XML reads, which
+            # name images by SOPInstanceUID, be imported against the stored instances.
+            deidentify=False,
         )
         Membership.objects.filter(project=project, user=users["admin"]).delete()
     for username, _, role in DEMO_USERS:

@@ -1,12 +1,15 @@
+from collections import Counter
+
 from accounts.models import Role
 from annotations.demo import DEMO_PROJECT_NAME, load_demo
+from imaging.outcomes import Outcome
 from projects.models import Membership, Project
 
 
 def test_demo_is_idempotent_and_keeps_its_passwords(db, tmp_path):
     logins_file = tmp_path / "demo_logins.json"
-    project, first = load_demo(logins_file=logins_file)
-    again, second = load_demo(logins_file=logins_file)
+    project, first, _ = load_demo(logins_file=logins_file)
+    again, second, _ = load_demo(logins_file=logins_file)
     assert again == project
     assert first == second
     assert Project.objects.filter(name=DEMO_PROJECT_NAME).count() == 1
@@ -18,3 +21,12 @@ def test_demo_is_idempotent_and_keeps_its_passwords(db, tmp_path):
         ("reviewer", Role.REVIEWER),
     }
     assert logins_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_demo_loads_the_shared_lidc_cases_once(db, tmp_path, settings):
+    data_dir = settings.SHARED_DATA_DIR / "lidc"
+    _, _, reports = load_demo(logins_file=tmp_path / "logins.json", data_dir=data_dir)
+    assert Counter(r.outcome for r in reports) == {Outcome.STORED: 273}
+    project, _, again = load_demo(logins_file=tmp_path / "logins.json", data_dir=data_dir)
+    assert Counter(r.outcome for r in again) == {Outcome.DUPLICATE: 273}
+    assert sorted(project.series.values_list("instance_count", flat=True)) == [133, 140]

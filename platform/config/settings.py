@@ -210,6 +210,9 @@ DJANGO_VITE = {
     }
 }
 
+# The shared LIDC cases the demo project loads (read-only; see README, Data).
+SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=str(ROOT_DIR.parent / "shared" / "data")))
+
 # --- DICOM ingest limits (each rejection names the limit it hit) --------------------------------
 DICOM_MAX_INSTANCE_BYTES = env.int("DICOM_MAX_INSTANCE_BYTES", default=512 * 1024**2)
 DICOM_MAX_UPLOAD_BYTES = env.int("DICOM_MAX_UPLOAD_BYTES", default=8 * 1024**3)
