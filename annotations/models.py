@@ -1,4 +1,4 @@
-"""Labeling work: one task per (series, reader slot). Revisions, reviews and audit follow."""
+"""Labeling work: one task per (series, reader slot), and its append-only revisions."""
 
 from django.conf import settings
 from django.db import models
@@ -29,6 +29,9 @@ class Task(models.Model):
         on_delete=models.SET_NULL,
         related_name="tasks",
     )
+    latest_revision = models.ForeignKey(
+        "Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,3 +50,50 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"task #{self.pk}"
+
+
+class Revision(models.Model):
+    """One saved state of a task's labelmap and findings. Never updated, never deleted.
+
+    The author is a person or a model version (a pre-annotation), never both.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="revisions")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Lazy: annotations may not import inference (see DESIGN.md, which app may import which).
+    model_version = models.ForeignKey(
+        "inference.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="revisions",
+    )
+    labelmap = models.FileField(upload_to="labelmaps/", max_length=255)
+    labelmap_sha256 = models.CharField(max_length=64)
+    labelmap_size = models.PositiveBigIntegerField()
+    findings = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("task_id", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(author__isnull=False, model_version__isnull=True)
+                    | models.Q(author__isnull=True, model_version__isnull=False)
+                ),
+                name="revision_author_is_a_person_or_a_model",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"revision #{self.pk}"
+
+    @property
+    def author_kind(self) -> str:
+        return "model" if self.model_version_id else "user"

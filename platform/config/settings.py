@@ -221,6 +221,8 @@ DICOM_MAX_FRAMES = env.int("DICOM_MAX_FRAMES", default=10000)
 DICOM_MAX_SEQUENCE_DEPTH = env.int("DICOM_MAX_SEQUENCE_DEPTH", default=16)
 # A zip member may not inflate more than this many times its compressed size.
 DICOM_MAX_ZIP_RATIO = env.int("DICOM_MAX_ZIP_RATIO", default=200)
+# A labelmap payload (gzip of one byte per voxel) beyond this is refused with 413.
+LABELMAP_MAX_BYTES = env.int("LABELMAP_MAX_BYTES", default=64 * 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024**2)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 

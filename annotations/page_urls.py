@@ -1,0 +1,8 @@
+from django.urls import path
+
+from annotations import views
+
+urlpatterns = [
+    path("next/", views.next_task, name="next-task"),
+    path("<int:task_id>/", views.task_page, name="task-page"),
+]

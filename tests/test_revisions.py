@@ -1,0 +1,154 @@
+"""Revisions: saved from the viewer in the wire format, append-only, conflicts refused."""
+
+import numpy as np
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from annotations import labelmaps
+from annotations.models import Revision, TaskState
+from annotations.services import create_task
+from imaging.models import Series
+from imaging.processing import process_series
+from imaging.services import ingest_batch
+from tests.dicom_factory import series_bytes
+
+SLICES = 8
+
+
+@pytest.fixture
+def task(team):
+    team.project.deidentify = False
+    team.project.save()
+    ingest_batch(project=team.project, items=series_bytes(SLICES))
+    series = Series.objects.get()
+    process_series(series_id=series.pk)
+    series.refresh_from_db()
+    return create_task(series=series, assignee=team.annotator)
+
+
+def payload(task, *, value: int = 1, shape=None) -> bytes:
+    header = labelmaps.series_header(task.series)
+    if shape is not None:
+        header = labelmaps.LabelmapHeader(shape, header.spacing, header.origin, header.direction,
+                                          header.series)  # fmt: skip
+    voxels = np.zeros(header.shape, dtype=np.uint8)
+    voxels[3, 10:14, 10:14] = value
+    return labelmaps.encode(voxels, header)
+
+
+def post(client, task, data: bytes, parent_id=None, findings="[]"):
+    body = {"labelmap": SimpleUploadedFile("labelmap.nflm", data), "findings": findings}
+    if parent_id is not None:
+        body["parent_id"] = parent_id
+    return client.post(f"/api/annotations/tasks/{task.pk}/revisions/", body, format="multipart")
+
+
+def test_wire_format_round_trips():
+    header = labelmaps.LabelmapHeader(
+        (2, 3, 4), (2.5, 0.7, 0.7), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1), "1.2"
+    )
+    voxels = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    decoded = labelmaps.decode(labelmaps.encode(voxels, header), max_voxels=100)
+    assert np.array_equal(decoded.voxels, voxels)
+    assert decoded.header.shape == (2, 3, 4)
+
+
+def test_annotator_saves_and_reloads_the_voxels(task, team, api):
+    client = api(team.annotator)
+    response = post(client, task, payload(task))
+    assert response.status_code == 201, response.json()
+    revision = response.json()
+    assert revision["author_kind"] == "user"
+    stored = client.get(revision["labelmap_url"])
+    assert stored["Cache-Control"] == "private, max-age=31536000, immutable"
+    voxels = labelmaps.decode(stored.content, max_voxels=10**8).voxels
+    assert voxels[3, 10:14, 10:14].sum() == 16 and voxels.sum() == 16
+    detail = client.get(f"/api/annotations/tasks/{task.pk}/").json()
+    assert detail["latest_revision"]["id"] == revision["id"]
+    assert detail["state"] == TaskState.IN_PROGRESS
+    assert detail["permissions"] == {"can_edit": True, "can_submit": True}
+
+
+def test_a_save_from_a_stale_parent_is_a_conflict(task, team, api):
+    client = api(team.annotator)
+    first = post(client, task, payload(task)).json()
+    second = post(client, task, payload(task, value=1), parent_id=first["id"])
+    assert second.status_code == 201
+    stale = post(client, task, payload(task), parent_id=first["id"])
+    assert stale.status_code == 409
+    assert stale.json()["latest_id"] == second.json()["id"]
+    assert "changed since you opened it" in stale.json()["detail"]
+    assert Revision.objects.count() == 2
+
+
+def test_a_labelmap_of_the_wrong_shape_is_refused_and_nothing_stored(task, team, api, settings):
+    response = post(api(team.annotator), task, payload(task, shape=(SLICES, 16, 16)))
+    assert response.status_code == 400
+    assert (
+        response.json()["detail"]
+        == f"labelmap shape [{SLICES}, 16, 16] does not match the series [{SLICES}, 32, 32]"
+    )
+    assert Revision.objects.count() == 0
+
+
+def test_a_corrupt_payload_is_refused(task, team, api):
+    data = payload(task)
+    response = post(api(team.annotator), task, data[:-20] + b"x" * 20)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_labelmap"
+    response = post(api(team.annotator), task, b"not a labelmap")
+    assert response.json()["detail"] == "not a labelmap: the payload does not start with NFLM"
+    assert Revision.objects.count() == 0
+
+
+def test_a_too_large_body_is_refused(task, team, api, settings):
+    settings.LABELMAP_MAX_BYTES = 100
+    response = post(api(team.annotator), task, payload(task) + b"\0" * (2 * 1024**2))
+    assert response.status_code == 413
+    assert Revision.objects.count() == 0
+
+
+def test_findings_must_follow_the_schema(task, team, api):
+    findings = '[{"segment": 1, "attributes": {"malignancy": 9}}]'
+    response = post(api(team.annotator), task, payload(task), findings=findings)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "finding 1: 9 is not a choice of malignancy"
+
+
+def test_a_save_on_a_task_not_assigned_to_you_is_refused(task, team, api):
+    response = post(api(team.reviewer), task, payload(task))
+    assert response.status_code == 403
+    assert response.json()["detail"] == "only the annotator assigned to this task may save to it"
+    other = create_task(series=task.series, assignee=None, reader_slot=2)
+    response = post(api(team.annotator), other, payload(task))
+    assert response.status_code == 404
+    assert Revision.objects.count() == 0
+
+
+def test_submit_needs_a_revision_and_then_hands_the_task_in(task, team, api):
+    client = api(team.annotator)
+    refused = client.post(f"/api/annotations/tasks/{task.pk}/submit/")
+    assert refused.status_code == 409
+    post(client, task, payload(task))
+    response = client.post(f"/api/annotations/tasks/{task.pk}/submit/")
+    assert response.json()["state"] == TaskState.SUBMITTED
+    after = post(client, task, payload(task), parent_id=response.json()["latest_revision"]["id"])
+    assert after.status_code == 409
+    assert after.json()["detail"] == "the task is submitted; it cannot be edited now"
+
+
+def test_next_task_is_the_highest_priority_open_one(task, team, api, client):
+    urgent = create_task(series=task.series, assignee=team.annotator, reader_slot=2, priority=5)
+    assert api(team.annotator).get("/api/annotations/tasks/next/").json()["id"] == urgent.pk
+    assert api(team.reviewer).get("/api/annotations/tasks/next/").status_code == 204
+    client.force_login(team.annotator)
+    assert client.get("/tasks/next/")["Location"] == f"/tasks/{urgent.pk}/"
+
+
+def test_task_page_mounts_the_viewer(task, team, client):
+    client.force_login(team.annotator)
+    page = client.get(f"/tasks/{task.pk}/").content.decode()
+    assert f'data-task-id="{task.pk}"' in page
+    assert f'data-dicomweb-root="/dicomweb/projects/{team.project.pk}"' in page
+    client.force_login(team.outsider)
+    assert client.get(f"/tasks/{task.pk}/").status_code == 404
