@@ -14,6 +14,8 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import create_user
+from annotations.services import create_task
+from imaging.models import Series
 from imaging.outcomes import IngestReport
 from imaging.services import ingest_batch
 from projects.models import Membership, Project
@@ -59,7 +61,15 @@ def load_demo(
     for start in range(0, len(files), INGEST_BATCH):
         batch = files[start : start + INGEST_BATCH]
         reports += ingest_batch(project=project, items=[(f.name, f.read_bytes()) for f in batch])
+    _assign_untasked_series(project)
     return project, logins, reports
+
+
+def _assign_untasked_series(project: Project) -> None:
+    """One task per demo series for annotator1, so the viewer has work to open."""
+    annotator = User.objects.get(username="annotator1")
+    for series in Series.objects.filter(project=project, tasks__isnull=True).order_by("pk"):
+        create_task(series=series, assignee=annotator)
 
 
 INGEST_BATCH = 32

@@ -1,5 +1,21 @@
-"""API routes of inference (/api/inference/): model versions and runs arrive here."""
+"""API routes of inference (/api/inference/)."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from inference import api
+
+urlpatterns = [
+    path("projects/<int:project_id>/models/", api.ModelList.as_view(), name="api-models"),
+    path(
+        "projects/<int:project_id>/models/rollback/",
+        api.ModelRollback.as_view(),
+        name="api-model-rollback",
+    ),
+    path("models/<int:model_id>/activate/", api.ModelActivate.as_view(), name="api-model-activate"),
+    path(
+        "series/<int:series_id>/preannotate/",
+        api.SeriesPreannotate.as_view(),
+        name="api-series-preannotate",
+    ),
+    path("series/<int:series_id>/runs/", api.SeriesRuns.as_view(), name="api-series-runs"),
+]

@@ -52,11 +52,21 @@ def ct_dataset(
 
 
 def phantom_slice(index: int, size: int = 32, slices: int = 16) -> np.ndarray:
+    """Air around a soft-tissue body holding two lungs; a 12 mm nodule in the right lung."""
     rng = np.random.default_rng(index)
-    y, x = np.mgrid[:size, :size]
-    z = index - slices / 2
-    inside = (x - size / 2) ** 2 + (y - size / 2) ** 2 + (z * 2.5) ** 2 < (size / 4) ** 2
-    values = np.where(inside, 100, -800) + rng.integers(-20, 20, (size, size))
+    y, x = np.mgrid[:size, :size] / size  # 0..1 across the image
+    body = ((x - 0.5) / 0.46) ** 2 + ((y - 0.5) / 0.40) ** 2 < 1
+    right = ((x - 0.3) / 0.15) ** 2 + ((y - 0.5) / 0.28) ** 2 < 1
+    left = ((x - 0.7) / 0.15) ** 2 + ((y - 0.5) / 0.28) ** 2 < 1
+    values = np.full((size, size), -1000.0)
+    values[body] = 40
+    values[right | left] = -850
+    z_mm = (index - slices / 2) * 2.5
+    pixel_mm = 1.0
+    radius_mm = 6.0
+    nodule = ((x - 0.3) * size * pixel_mm) ** 2 + ((y - 0.5) * size * pixel_mm) ** 2 + z_mm**2
+    values[nodule < radius_mm**2] = 30
+    values += rng.integers(-15, 15, (size, size))
     return values.astype("<i2")
 
 

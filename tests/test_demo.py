@@ -30,3 +30,7 @@ def test_demo_loads_the_shared_lidc_cases_once(db, tmp_path, settings):
     project, _, again = load_demo(logins_file=tmp_path / "logins.json", data_dir=data_dir)
     assert Counter(r.outcome for r in again) == {Outcome.DUPLICATE: 273}
     assert sorted(project.series.values_list("instance_count", flat=True)) == [133, 140]
+    assert sorted(project.tasks.values_list("assignee__username", flat=True)) == [
+        "annotator1",
+        "annotator1",
+    ]

@@ -226,6 +226,11 @@ LABELMAP_MAX_BYTES = env.int("LABELMAP_MAX_BYTES", default=64 * 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024**2)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 
+# --- Inference ------------------------------------------------------------------------------
+# "auto": CUDA when torch sees a GPU, else CPU. Or "cpu", "cuda", "cuda:1".
+INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="auto")
+INFERENCE_MAX_ATTEMPTS = env.int("INFERENCE_MAX_ATTEMPTS", default=3)
+
 # --- Celery --------------------------------------------------------------------------------
 EMBEDDED_REDIS_URL = env.str("EMBEDDED_REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

@@ -13,6 +13,7 @@ from imaging.geometry import SeriesGeometry, SliceInfo, measure
 from imaging.models import Instance, Series, SeriesState
 from imaging.pixels import frame_values, windowed
 from imaging.series_metadata import build_series_metadata
+from imaging.signals import series_ready
 
 logger = logging.getLogger(__name__)
 THUMBNAIL_SIZE = 128
@@ -49,6 +50,7 @@ def process_series(*, series_id: int, settle: timedelta = timedelta(0)) -> bool:
         thumbnail=thumbnail,
     )
     logger.info("processing: series %s ready (fit for 3D: %s)", series_id, geometry.fit_for_3d)
+    series_ready.send(sender=Series, series_id=series_id)
     return True
 
 

@@ -14,6 +14,8 @@ class Project(models.Model):
     label_schema = models.JSONField(default=default_schema)
     # On by default: PHI is stripped before anything reaches storage.
     deidentify = models.BooleanField(default=True)
+    # New series get pre-annotations from the project's active model as soon as they are ready.
+    preannotate_on_ingest = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -13,6 +13,7 @@ class Action(Enum):
     CHANGE = "change the project"
     MANAGE_MEMBERS = "manage members"
     DELETE = "delete the project"
+    UPLOAD = "upload images"
 
 
 # Site admins may do everything; a member may do what one of their roles allows.
@@ -21,6 +22,8 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.CHANGE: frozenset({Role.LEAD}),
     Action.MANAGE_MEMBERS: frozenset({Role.LEAD}),
     Action.DELETE: frozenset(),
+    # Leads and annotators bring images in; reviewers only judge labels.
+    Action.UPLOAD: frozenset({Role.LEAD, Role.ANNOTATOR}),
 }
 
 
