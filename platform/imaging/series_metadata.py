@@ -18,9 +18,14 @@ def build_series_metadata(series: Series) -> tuple[bytes, str]:
         .order_by(F("instance_number").asc(nulls_last=True), "pk")
         .values_list("metadata_json", flat=True)
     )
+    texts = list(texts)
     document = ("[" + ",".join(texts) + "]").encode()
     compressed = gzip.compress(document, compresslevel=6, mtime=0)
     etag = hashlib.sha256(document).hexdigest()[:32]
-    Series.objects.filter(pk=series.pk).update(metadata_gz=compressed, metadata_etag=etag)
+    # Cache only if no instance arrived meanwhile (ingest bumps instance_count and clears the
+    # cache): a stale document must never be saved as current.
+    Series.objects.filter(pk=series.pk, instance_count=len(texts)).update(
+        metadata_gz=compressed, metadata_etag=etag
+    )
     series.metadata_gz, series.metadata_etag = compressed, etag
     return compressed, etag

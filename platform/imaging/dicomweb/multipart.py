@@ -1,0 +1,148 @@
+"""multipart/related bodies (RFC 2387): written as a stream for WADO-RS, read from a spooled
+file for STOW-RS.
+
+Reading works on a file, not on bytes in memory: a STOW body of a whole CT series is tens or
+hundreds of megabytes, and only one part at a time needs to be in memory.
+"""
+
+import hashlib
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from config.errors import PlatformError
+
+CRLF = b"\r\n"
+SCAN_CHUNK = 1 << 20
+MAX_PART_HEADER_BYTES = 16 * 1024
+
+
+class MalformedMultipart(PlatformError):
+    code = "malformed_multipart"
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def boundary_for(seed: str) -> str:
+    """A boundary derived from the response's ETag, so the same request gets the same bytes."""
+    return "noduleflow-" + hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+def content_type(part_type: str, boundary: str) -> str:
+    return f'multipart/related; type="{part_type}"; boundary={boundary}'
+
+
+def _part_head(index: int, part_type: str, boundary: str) -> bytes:
+    head = CRLF if index else b""
+    return head + f"--{boundary}".encode() + CRLF + f"Content-Type: {part_type}".encode() + CRLF * 2
+
+
+def _close(boundary: str) -> bytes:
+    return CRLF + f"--{boundary}--".encode() + CRLF
+
+
+def encode(parts: Iterable[tuple[str, Iterable[bytes]]], boundary: str) -> Iterator[bytes]:
+    """The body, chunk by chunk: each part is (Content-Type, chunks of its content)."""
+    for index, (part_type, chunks) in enumerate(parts):
+        yield _part_head(index, part_type, boundary)
+        yield from chunks
+    yield _close(boundary)
+
+
+def encoded_length(parts: Iterable[tuple[str, int]], boundary: str) -> int:
+    """The length of encode()'s body for parts of (Content-Type, content length)."""
+    total = len(_close(boundary))
+    for index, (part_type, size) in enumerate(parts):
+        total += len(_part_head(index, part_type, boundary)) + size
+    return total
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    content_type: str | None
+    start: int  # offset of the first content byte in the body
+    end: int  # offset just past the last content byte
+
+    def read(self, body: IO[bytes]) -> bytes:
+        body.seek(self.start)
+        return body.read(self.end - self.start)
+
+
+def find_parts(body: IO[bytes], boundary: str) -> list[Part]:
+    """The parts of a multipart body held in a seekable file (MalformedMultipart if broken)."""
+    if not boundary or len(boundary) > 70:
+        raise MalformedMultipart("multipart boundary is missing or longer than 70 characters")
+    dash_boundary = b"--" + boundary.encode("latin-1")
+    # Collect first: checking a candidate seeks the file the scan is reading.
+    candidates = list(_candidates(body, CRLF + dash_boundary))
+    starts = [p for p in candidates if _is_delimiter(body, p + len(dash_boundary))]
+    parts: list[Part] = []
+    for here, after in itertools.pairwise(starts):
+        if _is_close(body, here, len(dash_boundary)):
+            return parts
+        parts.append(_part(body, here + len(dash_boundary), after))
+    if not starts or not _is_close(body, starts[-1], len(dash_boundary)):
+        raise MalformedMultipart("multipart body does not end with its closing boundary")
+    return parts
+
+
+def _candidates(body: IO[bytes], needle: bytes) -> Iterator[int]:
+    """Offsets of each "--boundary" that starts the body or follows a CRLF.
+
+    The body is scanned as if it began with CRLF, so a first delimiter without a preamble is
+    found like any other; offsets point at the "--".
+    """
+    body.seek(0)
+    window = CRLF
+    window_start = -len(CRLF)  # body offset of window[0]
+    while True:
+        chunk = body.read(SCAN_CHUNK)
+        window += chunk
+        position = window.find(needle)
+        while position >= 0:
+            yield window_start + position + len(CRLF)
+            position = window.find(needle, position + 1)
+        if not chunk:
+            return
+        keep = min(len(needle) - 1, len(window))
+        window_start += len(window) - keep
+        window = window[-keep:]
+
+
+def _peek(body: IO[bytes], offset: int, size: int) -> bytes:
+    body.seek(offset)
+    return body.read(size)
+
+
+def _is_close(body: IO[bytes], start: int, length: int) -> bool:
+    return _peek(body, start + length, 2) == b"--"
+
+
+def _is_delimiter(body: IO[bytes], after: int) -> bool:
+    """A boundary match is a delimiter only if "--" or (white space and) CRLF follows it."""
+    tail = _peek(body, after, 2 + 64)
+    if tail.startswith(b"--"):
+        return True
+    return tail.lstrip(b" \t").startswith(CRLF)
+
+
+def _part(body: IO[bytes], after_boundary: int, next_delimiter: int) -> Part:
+    """The part between a delimiter (ending at `after_boundary`) and the next one."""
+    # The next delimiter's match began with the CRLF that belongs to it, not to this part.
+    end = next_delimiter - len(CRLF)
+    head = _peek(body, after_boundary, min(MAX_PART_HEADER_BYTES, end - after_boundary))
+    line_end = head.find(CRLF)
+    headers_end = head.find(CRLF + CRLF, line_end)
+    if line_end < 0 or headers_end < 0:
+        raise MalformedMultipart("a multipart part has no blank line after its headers")
+    content_type = None
+    for line in head[line_end + 2 : headers_end].split(CRLF):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-type":
+            content_type = value.strip()
+    return Part(content_type, after_boundary + headers_end + 4, end)
