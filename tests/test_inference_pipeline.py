@@ -194,3 +194,21 @@ def test_killing_the_worker_mid_task_leads_to_a_retry_not_a_lost_or_duplicate_re
     run.refresh_from_db()
     assert run.attempts == 2
     assert Revision.objects.filter(task__series=series).count() == 1
+
+
+def test_the_study_page_shows_runs_and_lets_the_lead_start_one(team, client):
+    series = ready_series(team.project)
+    url = f"/projects/{team.project.pk}/series/{series.pk}/inference/"
+    client.force_login(team.annotator)
+    assert "Pre-annotate now" not in client.get(url).content.decode()
+    assert client.post(url).status_code == 403
+    client.force_login(team.lead)
+    page = client.post(url).content.decode()
+    assert "Queued" in page
+    assert InferenceRun.objects.filter(series=series).count() == 1
+    run = InferenceRun.objects.get()
+    run_preannotation(run_id=run.pk)
+    page = client.get(url).content.decode()
+    assert "Succeeded" in page and "network" in page
+    client.force_login(team.outsider)
+    assert client.get(url).status_code == 404

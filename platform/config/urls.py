@@ -29,6 +29,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/", include("projects.page_urls")),
     path("projects/<int:project_id>/", include("imaging.page_urls")),
+    path("projects/<int:project_id>/", include("inference.page_urls")),
     path("dicomweb/", include("imaging.dicomweb.urls")),
     path("tasks/", include("annotations.page_urls")),
     path("api/", include(api)),
