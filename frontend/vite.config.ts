@@ -1,19 +1,35 @@
 import { defineConfig } from "vitest/config";
 
 // Django serves the built bundle from STATIC_URL; django-vite reads dist/manifest.json
-// to map each entry below to its hashed files.
+// to map each entry below to its hashed files. Workers and WASM codecs referenced with
+// new URL(..., import.meta.url) are emitted as hashed assets under the same base.
 export default defineConfig({
   base: "/static/",
   build: {
     outDir: "dist",
     emptyOutDir: true,
     manifest: "manifest.json",
-    rollupOptions: {
+    // Cornerstone + vtk.js are one large library chunk, loaded only on the task page.
+    chunkSizeWarningLimit: 4000,
+    rolldownOptions: {
       input: {
         main: "src/main.ts",
         pages: "src/pages.ts",
       },
+      output: {
+        // Library code changes less often than ours: keep it in its own long-cached chunk.
+        codeSplitting: {
+          groups: [
+            // The entry's dynamic-import helper must not land in the library chunk.
+            { name: "preload", test: /preload-helper/, priority: 2 },
+            { name: "cornerstone", test: /node_modules[\\/](@cornerstonejs|@kitware|gl-matrix|dicom-parser|comlink|d3-|dcmjs)/, priority: 1 },
+          ],
+        },
+      },
     },
+  },
+  worker: {
+    format: "es",
   },
   test: {
     environment: "node",

@@ -1,10 +1,41 @@
-// Viewer entry: the Django task page renders <div id="viewer" data-task-id="...">.
-const root = document.querySelector<HTMLElement>("#viewer");
+// Viewer entry: the Django task page renders
+//   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-autosave-seconds>
+// This module stays tiny; Cornerstone and the viewer load as a separate chunk.
+import "./ui/viewer.css";
 
-if (root !== null) {
+export interface MountConfig {
+  readonly taskId: string;
+  readonly apiRoot: string;
+  readonly dicomwebRoot: string;
+  readonly autosaveSeconds: number;
+}
+
+export function readConfig(root: HTMLElement): MountConfig | string {
   const taskId = root.dataset["taskId"] ?? "";
-  const placeholder = document.createElement("p");
-  placeholder.textContent = "Viewer loads here";
-  placeholder.dataset["taskId"] = taskId;
-  root.replaceChildren(placeholder);
+  const dicomwebRoot = root.dataset["dicomwebRoot"] ?? "";
+  if (!/^\d+$/.test(taskId)) return "The page did not say which task to open (data-task-id).";
+  if (!dicomwebRoot) return "The page did not say where the images are (data-dicomweb-root).";
+  const seconds = Number(root.dataset["autosaveSeconds"] ?? "30");
+  return {
+    taskId,
+    apiRoot: (root.dataset["apiRoot"] ?? "/api/annotations").replace(/\/+$/, ""),
+    dicomwebRoot,
+    autosaveSeconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 30,
+  };
+}
+
+const root = document.querySelector<HTMLElement>("#viewer");
+if (root !== null) {
+  const config = readConfig(root);
+  if (typeof config === "string") {
+    root.replaceChildren(Object.assign(document.createElement("p"), { className: "nf-banner", textContent: config }));
+  } else {
+    root.textContent = "Loading the viewer…";
+    import("./viewer/app")
+      .then(({ Viewer }) => new Viewer(root, config).start())
+      .catch((error: unknown) => {
+        console.error(error);
+        root.replaceChildren(Object.assign(document.createElement("p"), { className: "nf-banner", textContent: `The viewer could not start: ${String(error)}` }));
+      });
+  }
 }

@@ -1,0 +1,624 @@
+// The task viewer: loads the task and its series, shows the model's (or last) revision as a
+// labelmap overlay, lets the radiologist correct it, keeps findings in step, and saves.
+
+import {
+  Enums,
+  RenderingEngine,
+  eventTarget,
+  setVolumesForViewports,
+  utilities as csUtils,
+  volumeLoader,
+  type Types,
+} from "@cornerstonejs/core";
+import { wadors } from "@cornerstonejs/dicom-image-loader";
+import { Enums as ToolEnums } from "@cornerstonejs/tools";
+
+import { AnnotationsApi, ApiError, errorFromResponse } from "../api/client";
+import type { Finding, Task } from "../api/types";
+import { connectedComponents, labelSignature } from "../findings/components";
+import { findingsFor } from "../findings/match";
+import { measure } from "../findings/measure";
+import { FindingsPanel } from "../findings/panel";
+import { interpolateSlices } from "../segmentation/interpolation";
+import {
+  history,
+  hideFromViewports,
+  pushVoxelChange,
+  setActiveSegment,
+  setOverlayStyle,
+  setSegmentVisible,
+  showOnViewports,
+  stackLabelmap,
+  volumeLabelmap,
+  type LabelmapStore,
+} from "../segmentation/labelmap";
+import { Saver, type SaveState } from "../segmentation/saver";
+import { gridMismatch, wireGrid } from "../segmentation/voxelOrder";
+import { decodeLabelmap, encodeLabelmap, type GridHeader } from "../segmentation/wire";
+import { SHORTCUTS, actionForKey, type Action, type ToolName } from "../tools/keymap";
+import { DEFAULT_BRUSH_SIZE, DEFAULT_THRESHOLD, EDITING_TOOLS, ViewerTools } from "../tools/toolGroups";
+import { choose, shortcutSheet } from "../ui/dialog";
+import { h } from "../ui/dom";
+import { Progress } from "../ui/progress";
+import { Toasts } from "../ui/toast";
+import { Toolbar, type Layout } from "../ui/toolbar";
+import { LUNG, voiRange, type WindowPreset } from "./presets";
+import { startCornerstone } from "./engine";
+import { framesFromMetadata, seriesUrl, type DicomJson, type SeriesFrames } from "./series";
+
+export interface ViewerConfig {
+  readonly taskId: string;
+  readonly apiRoot: string;
+  readonly dicomwebRoot: string;
+  readonly autosaveSeconds: number;
+}
+
+const ENGINE_ID = "noduleflow-engine";
+const VOLUME_ID = "cornerstoneStreamingImageVolume:noduleflow-ct";
+const VIEWPORTS: Record<Layout, Array<{ id: string; orientation?: Enums.OrientationAxis; label: string }>> = {
+  axial: [{ id: "axial", orientation: Enums.OrientationAxis.AXIAL, label: "Axial" }],
+  mpr: [
+    { id: "axial", orientation: Enums.OrientationAxis.AXIAL, label: "Axial" },
+    { id: "sagittal", orientation: Enums.OrientationAxis.SAGITTAL, label: "Sagittal" },
+    { id: "coronal", orientation: Enums.OrientationAxis.CORONAL, label: "Coronal" },
+  ],
+  stack: [{ id: "stack", label: "Stack" }],
+};
+
+export class Viewer {
+  private readonly api: AnnotationsApi;
+  private readonly toasts = new Toasts();
+  private readonly progress = new Progress();
+  private readonly status = h("div", { className: "nf-status", "aria-live": "polite" });
+  private readonly cursor = h("div", { className: "nf-cursor" });
+  private readonly saveState = h("span", { className: "nf-save-state" }, "");
+  private readonly grid = h("div", { className: "nf-grid" });
+  private readonly side = h("aside", { className: "nf-side" });
+  private readonly dialogs = h("div", { className: "nf-dialogs" });
+  private engine: RenderingEngine | null = null;
+  private tools: ViewerTools | null = null;
+  private toolbar: Toolbar | null = null;
+  private panel: FindingsPanel | null = null;
+  private store: LabelmapStore | null = null;
+  private saver: Saver | null = null;
+  private task: Task | null = null;
+  private series: SeriesFrames | null = null;
+  private wire: GridHeader | null = null;
+  private layout: Layout = "axial";
+  private preset: WindowPreset = LUNG;
+  private findings: Finding[] = [];
+  private activeSegment = 1;
+  private overlay = { opacity: 0.5, outlineOnly: false };
+  /** Signature of the labelmap as last loaded or saved: edits that return to it are not changes. */
+  private cleanSignature: string | null = null;
+  private signature: string | null = null;
+  private findingsTimer: number | null = null;
+  private help: HTMLDialogElement | null = null;
+  private editable = false;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly config: ViewerConfig,
+  ) {
+    this.api = new AnnotationsApi(config.apiRoot);
+  }
+
+  async start(): Promise<void> {
+    this.root.classList.add("nf-viewer");
+    this.root.replaceChildren(this.progress.element, this.toasts.element, this.dialogs);
+    try {
+      this.progress.step("Loading task…");
+      const task = await this.api.task(this.config.taskId);
+      this.task = task;
+      this.editable = task.permissions.can_edit;
+      // Before any metadata is registered: the image loader's init purges its metadata store.
+      startCornerstone();
+      this.progress.step("Loading series metadata…");
+      const series = await this.loadMetadata(task);
+      this.series = series;
+      const volumeMode = task.series.fit_for_3d !== false && series.uniform;
+      this.layout = volumeMode ? "axial" : "stack";
+      if (!series.uniform) this.editable = false;
+      this.buildPage(task, volumeMode);
+      this.engine = new RenderingEngine(ENGINE_ID);
+      await this.loadImages(volumeMode);
+      await this.loadLabelmap(task);
+      this.listen();
+      this.progress.done();
+    } catch (error) {
+      this.progress.done();
+      this.toasts.error(error);
+      this.status.textContent = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  // ---------- loading ----------
+
+  private async loadMetadata(task: Task): Promise<SeriesFrames> {
+    const base = seriesUrl(this.config.dicomwebRoot, task.series.study_instance_uid, task.series.series_instance_uid, window.location.origin);
+    let response: Response;
+    try {
+      response = await fetch(`${base}/metadata`, { headers: { Accept: "application/dicom+json" }, credentials: "same-origin" });
+    } catch (error) {
+      throw new ApiError(0, "network", String(error), null, `Could not load the series: the server could not be reached`);
+    }
+    if (!response.ok) throw await errorFromResponse(response, "Could not load the series");
+    const instances = (await response.json()) as DicomJson[];
+    const series = framesFromMetadata(instances, base);
+    if (series.frames.length === 0) throw new Error(`Could not load the series: ${series.problem}`);
+    for (const frame of series.frames) {
+      wadors.metaDataManager.add(frame.imageId, frame.metadata as unknown as Parameters<typeof wadors.metaDataManager.add>[1]);
+    }
+    return series;
+  }
+
+  private async loadImages(volumeMode: boolean): Promise<void> {
+    const frames = this.series?.frames ?? [];
+    const imageIds = frames.map((f) => f.imageId);
+    const wanted = new Set(imageIds);
+    let done = 0;
+    let failed = 0;
+    const total = imageIds.length;
+    this.progress.step("Loading images", 0, total);
+    const loaded = (event: Event): void => {
+      const detail = (event as CustomEvent<{ image?: { imageId?: string }; imageId?: string }>).detail;
+      const id = detail.image?.imageId ?? detail.imageId ?? "";
+      if (!wanted.delete(id)) return;
+      if (event.type === Enums.Events.IMAGE_LOAD_FAILED) failed++;
+      done++;
+      this.progress.step(failed ? `Loading images (${failed} failed)` : "Loading images", done, total);
+      if (done === total) {
+        this.progress.done();
+        if (failed) this.toasts.show(`${failed} of ${total} images could not be loaded or decoded.`, "error");
+        eventTarget.removeEventListener(Enums.Events.IMAGE_LOADED, loaded);
+        eventTarget.removeEventListener(Enums.Events.IMAGE_LOAD_FAILED, loaded);
+        this.scheduleFindings(0);
+      }
+    };
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOADED, loaded);
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_FAILED, loaded);
+    const reference = frames[0];
+    const orientation = reference?.orientation ?? [1, 0, 0, 0, 1, 0];
+    if (volumeMode) {
+      const volume = await volumeLoader.createAndCacheVolume(VOLUME_ID, { imageIds });
+      (volume as unknown as Types.IStreamingImageVolume).load();
+      this.mountViewports();
+      this.store = volumeLabelmap(VOLUME_ID, orientation);
+    } else {
+      this.mountViewports();
+      if (this.editable || this.task?.latest_revision) this.store = stackLabelmap(imageIds, orientation);
+    }
+    if (reference && this.series?.uniform) {
+      const geometry = this.task?.series.geometry;
+      this.wire = wireGrid(
+        {
+          positions: frames.map((f) => f.position ?? [0, 0, 0]),
+          orientation,
+          pixelSpacing: reference.pixelSpacing ?? [1, 1],
+          rows: reference.rows,
+          columns: reference.columns,
+          sliceSpacing: geometry?.slice_spacing ?? null,
+        },
+        this.task?.series.series_instance_uid ?? "",
+      ).grid;
+    }
+    this.showOverlay();
+  }
+
+  private async loadLabelmap(task: Task): Promise<void> {
+    const revision = task.latest_revision;
+    this.saver = new Saver(this.api, this.config.taskId, revision?.id ?? null, () => this.snapshot(), {
+      onState: (state, detail) => this.showSaveState(state, detail),
+      onConflict: (error) => void this.conflict(error),
+      onError: (error) => this.toasts.error(error),
+    });
+    this.findings = [...(revision?.findings ?? [])];
+    if (revision && this.store && this.wire) {
+      this.progress.step("Loading labelmap…");
+      const bytes = await this.api.labelmap(revision.id);
+      const labelmap = await decodeLabelmap(bytes);
+      const problem = gridMismatch(labelmap.header, this.wire);
+      if (problem) {
+        this.toasts.show(`The saved labelmap does not fit this series: ${problem}. Editing is off.`, "error");
+        this.editable = false;
+      } else {
+        this.store.write(labelmap.voxels);
+      }
+      const who = revision.author_kind === "model" ? `model ${revision.author}` : revision.author;
+      this.showSaveState("clean", `Revision ${revision.id} by ${who}`);
+    } else {
+      this.showSaveState("clean", revision ? `Revision ${revision.id}` : "No revision yet");
+    }
+    // Measure what was loaded now, so its signature is the clean state edits are compared with.
+    this.recomputeFindings();
+    this.panel?.render(this.findings);
+    if (this.editable) this.saver.startAutosave(this.config.autosaveSeconds);
+  }
+
+  // ---------- page ----------
+
+  private buildPage(task: Task, volumeMode: boolean): void {
+    const layouts: Layout[] = volumeMode ? ["axial", "mpr"] : ["stack"];
+    this.toolbar = new Toolbar(
+      {
+        editable: this.editable,
+        layouts,
+        crosshairs: volumeMode,
+        segments: task.schema.segments,
+        brushSize: DEFAULT_BRUSH_SIZE,
+        threshold: DEFAULT_THRESHOLD,
+      },
+      {
+        onTool: (tool) => this.activateTool(tool),
+        onPreset: (preset) => this.applyPreset(preset),
+        onLayout: (layout) => this.switchLayout(layout),
+        onThreshold: (lower, upper) => this.tools?.setThreshold(lower, upper),
+        onUndo: () => this.undo(),
+        onRedo: () => this.redo(),
+        onInterpolate: () => this.interpolate(),
+        onOpacity: (opacity) => this.setOverlay({ ...this.overlay, opacity }),
+        onOutline: (outlineOnly) => this.setOverlay({ ...this.overlay, outlineOnly }),
+        onSegmentVisible: (segment, visible) => setSegmentVisible(this.viewportIds(), segment, visible),
+        onActiveSegment: (segment) => this.selectSegment(segment),
+      },
+    );
+    this.panel = new FindingsPanel(task.schema, this.editable, {
+      onJump: (finding) => this.jumpTo(finding),
+      onAttribute: (id, name, value) => this.setAttribute(id, name, value),
+    });
+    const save = h("button", { type: "button", disabled: !this.editable, title: "Save now (Ctrl+S)" }, "Save");
+    save.addEventListener("click", () => void this.saver?.save({ force: true }));
+    const submit = h("button", { type: "button", className: "nf-primary", disabled: !task.permissions.can_submit }, "Submit for review");
+    submit.addEventListener("click", () => void this.submit());
+    const next = h("button", { type: "button" }, "Next task");
+    next.addEventListener("click", () => void this.nextTask());
+    const helpButton = h("button", { type: "button", title: "Keyboard shortcuts (?)" }, "?");
+    helpButton.addEventListener("click", () => this.toggleHelp());
+    const unfit =
+      task.series.fit_for_3d === false || !(this.series?.uniform ?? true)
+        ? h(
+            "p",
+            { className: "nf-banner", role: "note" },
+            `Stack mode only: ${task.series.unfit_reason || this.series?.problem || "this series is not fit for 3D"}.`,
+            this.editable ? "" : " Drawing is off because the slices do not share one grid.",
+          )
+        : null;
+    const header = h(
+      "div",
+      { className: "nf-header" },
+      h("span", { className: "nf-task" }, `Task ${task.id} · ${task.state}`),
+      this.saveState,
+      h("span", { className: "nf-spacer" }),
+      save,
+      submit,
+      next,
+      helpButton,
+    );
+    this.side.replaceChildren(this.toolbar.overlay, this.panel.element);
+    this.root.replaceChildren(
+      header,
+      unfit ?? "",
+      this.toolbar.element,
+      h("div", { className: "nf-main" }, h("div", { className: "nf-stage" }, this.grid, h("div", { className: "nf-readout" }, this.status, this.cursor)), this.side),
+      this.progress.element,
+      this.toasts.element,
+      this.dialogs,
+    );
+    this.toolbar.setLayout(this.layout);
+    this.toolbar.setActiveTool("windowLevel");
+  }
+
+  private mountViewports(): void {
+    const engine = this.engine;
+    if (!engine) return;
+    const specs = VIEWPORTS[this.layout];
+    this.grid.dataset["layout"] = this.layout;
+    const elements = specs.map((spec) => {
+      const element = h("div", { className: "nf-viewport", "data-viewport": spec.id, "aria-label": `${spec.label} view` });
+      element.addEventListener("contextmenu", (event) => event.preventDefault());
+      element.addEventListener("mousemove", (event) => this.readCursor(spec.id, element, event));
+      return { spec, element };
+    });
+    this.grid.replaceChildren(...elements.map(({ spec, element }) => h("div", { className: "nf-cell" }, element, h("span", { className: "nf-label" }, spec.label))));
+    const volumeMode = this.layout !== "stack";
+    engine.setViewports(
+      elements.map(({ spec, element }) => ({
+        viewportId: spec.id,
+        element,
+        type: volumeMode ? Enums.ViewportType.ORTHOGRAPHIC : Enums.ViewportType.STACK,
+        defaultOptions: { ...(spec.orientation ? { orientation: spec.orientation } : {}), background: [0, 0, 0] as Types.Point3 },
+      })),
+    );
+    const ids = specs.map((s) => s.id);
+    if (volumeMode) {
+      void setVolumesForViewports(engine, [{ volumeId: VOLUME_ID }], ids).then(() => this.applyPreset(this.preset));
+    } else {
+      const viewport = engine.getViewport("stack") as Types.IStackViewport;
+      const imageIds = (this.series?.frames ?? []).map((f) => f.imageId);
+      void viewport.setStack(imageIds, Math.floor(imageIds.length / 2)).then(() => this.applyPreset(this.preset), (error: unknown) => this.toasts.error(error));
+    }
+    const previous = this.tools;
+    const tools = new ViewerTools(this.layout === "mpr");
+    if (previous) {
+      tools.setBrushSize(previous.size);
+      tools.setThreshold(...previous.thresholdRange);
+    }
+    for (const id of ids) tools.addViewport(id, ENGINE_ID);
+    tools.activate(previous && (previous.activeTool !== "crosshairs" || this.layout === "mpr") ? previous.activeTool : "windowLevel");
+    this.tools = tools;
+    this.toolbar?.setActiveTool(tools.activeTool);
+    this.toolbar?.setLayout(this.layout);
+    const observer = new ResizeObserver(() => engine.resize(true, true));
+    observer.observe(this.grid);
+  }
+
+  private showOverlay(): void {
+    if (!this.store || !this.task) return;
+    showOnViewports(this.viewportIds(), this.task.schema.segments);
+    setOverlayStyle(this.overlay);
+    const first = this.task.schema.segments[0];
+    if (first) this.selectSegment(first.index);
+  }
+
+  private viewportIds(): string[] {
+    return VIEWPORTS[this.layout].map((s) => s.id);
+  }
+
+  private switchLayout(layout: Layout): void {
+    if (layout === this.layout || !this.engine) return;
+    if (this.store) hideFromViewports(this.viewportIds());
+    this.layout = layout;
+    this.mountViewports();
+    this.showOverlay();
+  }
+
+  // ---------- tools and display ----------
+
+  private activateTool(tool: ToolName): void {
+    if (EDITING_TOOLS.has(tool) && !this.editable) return;
+    this.tools?.activate(tool);
+    this.toolbar?.setActiveTool(this.tools?.activeTool ?? tool);
+  }
+
+  private applyPreset(preset: WindowPreset): void {
+    this.preset = preset;
+    for (const id of this.viewportIds()) {
+      const viewport = this.engine?.getViewport(id) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
+      viewport?.setProperties({ voiRange: voiRange(preset) });
+      viewport?.render();
+    }
+    this.status.textContent = `Window ${preset.name} (W${preset.width} L${preset.level})`;
+  }
+
+  private setOverlay(overlay: { opacity: number; outlineOnly: boolean }): void {
+    this.overlay = overlay;
+    setOverlayStyle(overlay);
+  }
+
+  private selectSegment(segment: number): void {
+    if (!this.task?.schema.segments.some((s) => s.index === segment)) return;
+    this.activeSegment = segment;
+    this.toolbar?.setActiveSegment(segment);
+    if (this.store) setActiveSegment(segment);
+  }
+
+  private readCursor(viewportId: string, element: HTMLElement, event: MouseEvent): void {
+    const viewport = this.engine?.getViewport(viewportId) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
+    if (!viewport) return;
+    const rect = element.getBoundingClientRect();
+    const world = viewport.canvasToWorld([event.clientX - rect.left, event.clientY - rect.top]);
+    const slice = `Slice ${viewport.getSliceIndex() + 1}/${viewport.getNumberOfSlices()}`;
+    let hu = "";
+    const data = viewport.getImageData();
+    if (data && "imageData" in data && data.imageData) {
+      const [i, j, k] = csUtils.transformWorldToIndex(data.imageData, world);
+      const dims = data.dimensions;
+      if (i >= 0 && j >= 0 && k >= 0 && i < dims[0] && j < dims[1] && k < dims[2]) {
+        const value = data.voxelManager?.getAtIJK(i, j, k);
+        if (typeof value === "number") hu = ` · ${Math.round(value)} HU`;
+      }
+    }
+    this.cursor.textContent = `${slice} · (${world.map((v) => v.toFixed(1)).join(", ")}) mm${hu}`;
+  }
+
+  private jumpTo(finding: Finding): void {
+    const [x, y, z] = finding.centroid_mm;
+    for (const id of this.viewportIds()) {
+      const viewport = this.engine?.getViewport(id) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
+      viewport?.jumpToWorld([x, y, z]);
+    }
+  }
+
+  // ---------- editing ----------
+
+  private undo(): void {
+    if (this.editable) history.undo();
+  }
+
+  private redo(): void {
+    if (this.editable) history.redo();
+  }
+
+  private interpolate(): void {
+    if (!this.editable || !this.store || !this.wire) return;
+    const wire = this.store.read();
+    const [, rs, cs] = this.wire.spacing;
+    const result = interpolateSlices(wire, this.wire.shape, this.activeSegment, { pixelSpacing: [rs, cs] });
+    if (result.filled.length === 0) {
+      this.toasts.show("Nothing to interpolate: draw the nodule on two slices with a gap between them.");
+      return;
+    }
+    this.store.write(wire);
+    pushVoxelChange(this.store, result.filled, new Uint8Array(result.filled.length), new Uint8Array(result.filled.length).fill(this.activeSegment));
+    this.toasts.show(`Interpolated ${result.gaps.length} gap(s), ${result.filled.length} voxels.`, "ok");
+  }
+
+  private setAttribute(findingId: string, name: string, value: number | null): void {
+    this.findings = this.findings.map((f) => {
+      if (f.id !== findingId) return f;
+      const attributes = { ...f.attributes };
+      if (value === null) delete attributes[name];
+      else attributes[name] = value;
+      return { ...f, attributes };
+    });
+    this.saver?.markDirty();
+  }
+
+  private listen(): void {
+    // Cornerstone also reports redraws and our own loads as data changes; whether the user
+    // changed anything is decided by comparing signatures in recomputeFindings.
+    eventTarget.addEventListener(ToolEnums.Events.SEGMENTATION_DATA_MODIFIED, () => this.scheduleFindings(400));
+    document.addEventListener("keydown", (event) => this.onKey(event));
+    const leave = (): void => {
+      this.saver?.flushOnLeave();
+    };
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "hidden") leave();
+    });
+    window.addEventListener("pagehide", leave);
+    window.addEventListener("beforeunload", (event) => {
+      if (this.saver?.isDirty) event.preventDefault();
+    });
+  }
+
+  private scheduleFindings(delayMs: number): void {
+    if (this.findingsTimer !== null) window.clearTimeout(this.findingsTimer);
+    this.findingsTimer = window.setTimeout(() => {
+      this.findingsTimer = null;
+      this.recomputeFindings();
+      void this.saver?.prepareLeave();
+    }, delayMs);
+  }
+
+  private recomputeFindings(): void {
+    if (!this.store || !this.wire) return;
+    const grid = this.wire;
+    const components = connectedComponents(this.store.read(), grid.shape);
+    this.signature = labelSignature(components);
+    this.cleanSignature ??= this.signature;
+    if (this.editable && this.signature !== this.cleanSignature) this.saver?.markDirty();
+    const measured = components.map((component) => ({ component, measurement: measure(component, grid) }));
+    this.findings = findingsFor(measured, this.findings, grid.shape, () => crypto.randomUUID());
+    this.panel?.render(this.findings);
+  }
+
+  private async snapshot(): Promise<{ labelmap: Uint8Array; findings: Finding[] }> {
+    if (!this.store || !this.wire) throw new Error("Nothing to save: the labelmap is not loaded");
+    if (this.findingsTimer !== null) {
+      window.clearTimeout(this.findingsTimer);
+      this.findingsTimer = null;
+      this.recomputeFindings();
+    }
+    const voxels = this.store.read();
+    const signature = this.signature;
+    const snapshot = { labelmap: await encodeLabelmap(voxels, this.wire), findings: this.findings };
+    this.cleanSignature = signature;
+    return snapshot;
+  }
+
+  // ---------- saving, submitting ----------
+
+  private showSaveState(state: SaveState, detail: string): void {
+    this.saveState.textContent = detail;
+    this.saveState.dataset["state"] = state;
+  }
+
+  private async conflict(error: ApiError): Promise<void> {
+    const choice = await choose(
+      this.dialogs,
+      "Someone saved this task since you opened it",
+      `${error.detail}. Reload to see their version (your unsaved changes are dropped), or keep yours as a new revision on top of theirs.`,
+      [
+        { label: "Reload", value: "reload" as const },
+        { label: "Keep mine as a new revision", value: "keep" as const, primary: true },
+      ],
+    );
+    if (choice === "reload") window.location.reload();
+    else if (choice === "keep") await this.saver?.keepMine(error.latestId);
+  }
+
+  private async submit(): Promise<void> {
+    try {
+      if (this.saver?.isDirty && !(await this.saver.save())) return;
+      const result = await this.api.submit(this.config.taskId);
+      this.toasts.show(`Submitted for review (${result.state}).`, "ok");
+      this.editable = false;
+      this.saver?.stopAutosave();
+    } catch (error) {
+      this.toasts.error(error);
+    }
+  }
+
+  private async nextTask(): Promise<void> {
+    if (this.saver?.isDirty && !(await this.saver.save())) return;
+    window.location.assign(this.task?.next_url || "/tasks/next/");
+  }
+
+  private toggleHelp(): void {
+    this.help ??= shortcutSheet(this.dialogs, SHORTCUTS);
+    if (this.help.open) this.help.close();
+    else this.help.showModal();
+  }
+
+  // ---------- keys ----------
+
+  private onKey(event: KeyboardEvent): void {
+    const target = event.target;
+    const inEditable =
+      target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName));
+    const action = actionForKey({ key: event.key, ctrlKey: event.ctrlKey, metaKey: event.metaKey, shiftKey: event.shiftKey, altKey: event.altKey, inEditable });
+    if (!action) return;
+    if (this.handle(action)) event.preventDefault();
+  }
+
+  private handle(action: Action): boolean {
+    switch (action.kind) {
+      case "preset":
+        this.applyPreset(action.preset);
+        return true;
+      case "tool":
+        this.activateTool(action.tool);
+        return true;
+      case "brushSize": {
+        const size = this.tools?.stepBrushSize(action.step);
+        if (size !== undefined) this.toolbar?.setBrushSize(size);
+        return true;
+      }
+      case "undo":
+        this.undo();
+        return true;
+      case "redo":
+        this.redo();
+        return true;
+      case "interpolate":
+        this.interpolate();
+        return true;
+      case "save":
+        void this.saver?.save({ force: this.editable });
+        return true;
+      case "help":
+        this.toggleHelp();
+        return true;
+      case "layout":
+        this.switchLayout(this.layout === "axial" ? "mpr" : this.layout === "mpr" ? "axial" : "stack");
+        return true;
+      case "outline": {
+        const outlineOnly = this.toolbar?.toggleOutline() ?? false;
+        this.setOverlay({ ...this.overlay, outlineOnly });
+        return true;
+      }
+      case "segment":
+        this.selectSegment(action.index);
+        return true;
+      case "slice": {
+        const viewport = this.engine?.getViewport(this.viewportIds()[0] ?? "") as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
+        if (viewport) csUtils.scroll(viewport as unknown as Parameters<typeof csUtils.scroll>[0], { delta: action.step });
+        return true;
+      }
+      case "close":
+        this.help?.close();
+        return false;
+    }
+  }
+}
+
