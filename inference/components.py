@@ -15,7 +15,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.distance import cdist, pdist
 
-from inference.volumes import Volume
+from inference.volume import Volume
 
 CONNECTIVITY_26 = np.ones((3, 3, 3), dtype=bool)
 NODULE_SEGMENT = 1
@@ -44,7 +44,9 @@ def connected_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
 def measure(labels: np.ndarray, volume: Volume) -> list[Component]:
     """One `Component` per label present in `labels` (on `volume`'s grid), in label order."""
     if labels.shape != volume.voxels.shape:
-        raise ValueError(f"labels {labels.shape} are not on the volume's grid {volume.voxels.shape}")
+        raise ValueError(
+            f"labels {labels.shape} are not on the volume's grid {volume.voxels.shape}"
+        )
     spacing = np.asarray(volume.spacing, dtype=float)
     voxel_mm3 = float(np.prod(spacing))
     components = []

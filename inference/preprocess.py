@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from inference.volumes import Volume
+from inference.volume import Volume
 
 HU_LOW = -1200.0
 HU_HIGH = 600.0
@@ -105,7 +105,7 @@ def lung_mask(
     *,
     threshold: float = LUNG_THRESHOLD_HU,
     closing_mm: float = 0.0,
-    closing_spacing_mm: float = 3.0,
+    closing_spacing_mm: float = 2.5,
     second_lung_fraction: float = 0.15,
 ) -> np.ndarray:
     """The lungs as a boolean mask of the volume's grid.
@@ -170,14 +170,15 @@ def _coarse_closing(
 ) -> np.ndarray:
     """The closing of `mask` computed on a coarse grid, back on the mask's grid. A coarse voxel
     is in the mask only when all of it is, so the result adds to the mask only what the closing
-    fills, never a shell around it."""
+    fills, never a shell around it; that moves the coarse mask's surface in by up to a coarse
+    voxel, which widens a dent by as much on each side, so the coarse ball is larger by that."""
     shape = _shape(mask)
     coarse_shape = _target_shape(shape, spacing, [max(coarse_mm, s) for s in spacing])
     tensor = torch.from_numpy(mask.astype(np.float32))[None, None]
     fraction = torch.nn.functional.interpolate(tensor, size=coarse_shape, mode="area")[0, 0]
     coarse = fraction.numpy() >= 1.0 - 1e-6
     coarse_spacing = [s * n / m for s, n, m in zip(spacing, shape, coarse_shape, strict=True)]
-    closed = closing(coarse, coarse_spacing, radius_mm)
+    closed = closing(coarse, coarse_spacing, radius_mm + max(coarse_spacing))
     return resample_labels_back(closed, shape)
 
 
@@ -244,7 +245,9 @@ def lung_field_crop(
     The mask is found on a coarse grid (`mask_spacing`): a bounding box needs no detail.
     """
     shape = _shape(volume.voxels)
-    coarse, _ = resample(volume, [max(t, s) for t, s in zip(mask_spacing, volume.spacing)])
+    coarse, _ = resample(
+        volume, [max(t, s) for t, s in zip(mask_spacing, volume.spacing, strict=True)]
+    )
     mask = lung_mask(coarse, threshold=threshold)
     whole = Crop(slices=(slice(0, shape[0]), slice(0, shape[1]), slice(0, shape[2])),
                  original_shape=shape)  # fmt: skip

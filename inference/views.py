@@ -8,12 +8,11 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User
 from config.errors import NotFound
 from imaging.models import Series
-from projects.permissions import Action, can, require
-from projects.selectors import project_for
-
 from inference import services
 from inference.models import InferenceRun, RunState
 from inference.registry import active_model
+from projects.permissions import Action, can, require
+from projects.selectors import project_for
 
 
 def _user(request: HttpRequest) -> User:

@@ -7,13 +7,16 @@ resampling, crops) is its own business. Adding one is adding a module and a line
 """
 
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import torch
 
 from config.errors import PlatformError
-from inference.volumes import Volume
+from inference.volume import Volume
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class InvalidPlan(PlatformError):
@@ -42,7 +45,7 @@ class Network(Protocol):
         ...
 
 
-PlanT = TypeVar("PlanT")
+PlanT = TypeVar("PlanT", bound="DataclassInstance")
 
 
 def plan_from_config(plan: type[PlanT], config: dict[str, Any]) -> PlanT:
@@ -50,7 +53,7 @@ def plan_from_config(plan: type[PlanT], config: dict[str, Any]) -> PlanT:
     its default's type (lists become tuples); keys it does not name are left for others (the
     trainer reads the same config). Raises InvalidPlan for a value of the wrong kind."""
     values: dict[str, object] = {}
-    for field in fields(plan):  # type: ignore[arg-type]
+    for field in fields(plan):
         if field.name not in config:
             continue
         default = field.default

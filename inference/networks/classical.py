@@ -41,7 +41,7 @@ from inference.preprocess import (
     resample,
     resample_labels_back,
 )
-from inference.volumes import Volume
+from inference.volume import Volume
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +101,18 @@ class ClassicalDetector:
 
     def predict(self, volume: Volume) -> Prediction:
         plan = self.plan
-        work, _ = resample(volume, [max(p, s) for p, s in zip(plan.spacing, volume.spacing)])
+        work, _ = resample(
+            volume, [max(p, s) for p, s in zip(plan.spacing, volume.spacing, strict=True)]
+        )
         lungs = lung_mask(work, threshold=plan.lung_threshold, closing_mm=plan.closing_mm)
-        labels = np.zeros(work.voxels.shape, dtype=np.int32)
+        labels = np.zeros(work.voxels.shape, dtype=np.int32)  # candidate numbers, best first
+        candidates: list[Candidate] = []
         box = bounding_box(lungs)
-        candidates = [] if box is None else self.candidates(crop(work, box), lungs[box])
-        for number, candidate in enumerate(candidates, start=1):
-            labels[box][candidate.component.slices][candidate.mask] = number
+        if box is not None:  # the rest of the work happens within the lungs' bounding box
+            candidates = self.candidates(crop(work, box), lungs[box])
+            field = labels[box]
+            for number, candidate in enumerate(candidates, start=1):
+                field[candidate.component.slices][candidate.mask] = number
         labelmap, found = _redraw(volume, labels, plan.nodule_threshold, plan.min_diameter_mm)
         scores = [candidates[number - 1].score for number in found]
         measured = cc.measure(labelmap, volume)
@@ -220,8 +225,10 @@ def _isolation(
         for b, p, n in zip(box, pad, dense.shape, strict=True)
     )
     seed = np.zeros([o.stop - o.start for o in outer], dtype=bool)
-    seed[tuple(slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, outer))] = inside
-    grown = ndimage.binary_dilation(seed, ball(radius_mm, spacing)) & (dense[outer] | seed)
+    seed[
+        tuple(slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, outer, strict=True))
+    ] = inside
+    grown = ndimage.binary_dilation(seed, ball(radius_mm, spacing.tolist())) & (dense[outer] | seed)
     return float(np.clip(2.0 - grown.sum() / max(seed.sum(), 1), 0.0, 1.0))
 
 
@@ -274,8 +281,9 @@ def _redraw(
     # A candidate redrawn into crumbs (less than half the smallest nodule) is dropped.
     min_voxels = np.pi / 12 * min_diameter_mm**3 / float(np.prod(volume.spacing))
     best: dict[int, int] = {}
-    for piece, (candidate, size) in enumerate(zip(owner, sizes, strict=True), start=1):
+    for piece, (owned_by, size) in enumerate(zip(owner, sizes, strict=True), start=1):
+        candidate = int(owned_by)
         if size >= min_voxels and (candidate not in best or size > sizes[best[candidate] - 1]):
-            best[int(candidate)] = piece
+            best[candidate] = piece
     order = sorted(best)  # candidate numbers, best score first
     return cc.relabel(pieces, [best[c] for c in order]), order

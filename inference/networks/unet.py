@@ -10,10 +10,11 @@ then pasted into the full grid) and thresholded there, so the labelmap's edges f
 series' grid rather than the coarser input's. Each 26-connected component is a finding whose
 confidence is its mean probability.
 
-Uncertainty, when the plan asks for it: `tta` averages the passes over the input flipped along
-each axis, `mc_dropout` averages that many passes with dropout left on; the uncertainty map is
-the variance of the class-1 probability across the passes, and the series' uncertainty its mean
-over the predicted voxels (over the lung field when nothing is predicted).
+Uncertainty, when the plan asks for it: `tta` averages the passes over the input as it is and
+flipped along each axis, `mc_dropout` makes each of those that many passes with dropout left on
+(both: flips x repeats). The uncertainty map is the variance of the class-1 probability across
+the passes, and the series' uncertainty its mean over the predicted voxels (over the lung field
+when nothing is predicted).
 """
 
 import io
@@ -38,7 +39,9 @@ from inference.preprocess import (
     resample,
     resample_map_back,
 )
-from inference.volumes import Volume
+from inference.volume import Volume
+
+DROPOUT = (torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d, torch.nn.Dropout3d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +148,6 @@ class UNet3D:
         if self.model is None:
             raise RuntimeError("unet3d must be loaded before it predicts")
         plan = self.plan
-        shape = volume.voxels.shape
         if plan.crop:
             field, crop = lung_field_crop(volume, margin_mm=plan.crop_margin_mm)
         else:
@@ -162,9 +164,9 @@ class UNet3D:
         if variance is None:
             return Prediction(labelmap, findings, uncertainty_map=None, uncertainty=None)
         uncertainty_map = crop.paste(resample_map_back(variance, field.voxels.shape))
-        where = labelmap > 0 if labelmap.any() else np.zeros(shape, dtype=bool)
-        if not where.any():
-            where[crop.slices] = True
+        where = labelmap > 0
+        if not where.any():  # nothing predicted: how unsure it is about the whole lung field
+            where = crop.paste(np.ones(field.voxels.shape, dtype=bool))
         return Prediction(
             labelmap=labelmap,
             findings=findings,
@@ -173,31 +175,33 @@ class UNet3D:
         )
 
     def _passes(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """The class-1 probability (the input grid, D x H x W) of each pass the plan asks for."""
+        """The class-1 probability (the input grid, D x H x W) of each pass the plan asks for:
+        one, or one per flip (`tta`), each repeated `mc_dropout` times with dropout on."""
         plan = self.plan
         assert self.model is not None
         model = self.model
-        passes = []
-        flips: list[tuple[int, ...]] = [()]
+        flips: list[list[int]] = [[]]
         if plan.tta:
-            flips += [(2,), (3,), (4,)]
-        for dims in flips:
-            flipped = torch.flip(image, dims) if dims else image
-            probability = self._infer(flipped, model)
-            passes.append(torch.flip(probability, [d - 2 for d in dims]) if dims else probability)
-        if plan.mc_dropout:
-            dropouts = [m for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
-            for dropout in dropouts:  # only dropout: normalisation stays as in evaluation
-                dropout.train()
-            try:
-                for _ in range(plan.mc_dropout):
-                    passes.append(self._infer(image, model))
-            finally:
-                for dropout in dropouts:
-                    dropout.eval()
-        return passes
+            flips += [[2], [3], [4]]  # slices, rows, columns of a (batch, channel, ...) tensor
+        dropouts = [m for m in model.modules() if isinstance(m, DROPOUT)] if plan.mc_dropout else []
+        for dropout in dropouts:  # only dropout: normalisation stays as in evaluation
+            dropout.train()
+        try:
+            passes = []
+            for dims in flips:
+                for _ in range(plan.mc_dropout or 1):
+                    probability = self._infer(torch.flip(image, dims) if dims else image, model)
+                    passes.append(
+                        torch.flip(probability, [d - 2 for d in dims]) if dims else probability
+                    )
+            return passes
+        finally:
+            for dropout in dropouts:
+                dropout.eval()
 
-    def _infer(self, image: torch.Tensor, model: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    def _infer(
+        self, image: torch.Tensor, model: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
         plan = self.plan
         logits = sliding_window_inference(
             inputs=image,
@@ -227,7 +231,7 @@ def _findings(
     voxel_mm3 = float(np.prod(volume.spacing))
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:] * voxel_mm3
     confidence = cc.mean_per_component(probability, labels, count)
-    kept = [n + 1 for n in np.flatnonzero(sizes >= plan.min_volume_mm3)]
+    kept = [int(n) + 1 for n in np.flatnonzero(sizes >= plan.min_volume_mm3)]
     kept.sort(key=lambda label: confidence[label - 1], reverse=True)
     kept = kept[: plan.max_findings]
     labels = cc.relabel(labels, kept)

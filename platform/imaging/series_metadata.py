@@ -13,12 +13,11 @@ def build_series_metadata(series: Series) -> tuple[bytes, str]:
 
     String concatenation of the JSON stored at ingest: no DICOM parsing, no re-encoding.
     """
-    texts = (
+    texts = list(
         Instance.objects.filter(series=series)
         .order_by(F("instance_number").asc(nulls_last=True), "pk")
         .values_list("metadata_json", flat=True)
     )
-    texts = list(texts)
     document = ("[" + ",".join(texts) + "]").encode()
     compressed = gzip.compress(document, compresslevel=6, mtime=0)
     etag = hashlib.sha256(document).hexdigest()[:32]
