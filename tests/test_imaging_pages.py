@@ -228,9 +228,7 @@ def test_upload_is_forbidden_to_reviewers_readably(client, team):
     client.force_login(team.reviewer)
     response = client.get(f"/projects/{team.project.pk}/upload/")
     assert response.status_code == 403
-    assert "only annotator or lead or site admin may upload images" in (
-        response.content.decode()
-    )
+    assert "only annotator or lead or site admin may upload images" in (response.content.decode())
     response = client.post(
         f"/projects/{team.project.pk}/upload/files/", {"files": [io.BytesIO(b"x")]}
     )
