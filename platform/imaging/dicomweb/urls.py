@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
-from django.urls import URLPattern, URLResolver, include, path, re_path
+from django.urls import URLPattern, URLResolver, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from imaging.dicomweb import frames, qido, rendering, stow, wado
@@ -37,35 +37,33 @@ def unknown_resource(request: HttpRequest, rest: str = "") -> JsonResponse:
     return JsonResponse({"code": "not_found", "detail": "no such DICOMweb resource"}, status=404)
 
 
-instance: list[URLPattern | URLResolver] = [
-    path("", wado.retrieve_instance),
-    path("/metadata", wado.instance_metadata),
-    path("/rendered", rendering.rendered_instance),
-    path("/frames/<str:frames>", frames.retrieve_frames),
-    path("/frames/<str:frames>/rendered", rendering.rendered_frame),
-    path("/bulkdata/<str:tag>", frames.retrieve_bulkdata),
-]
-series: list[URLPattern | URLResolver] = [
-    path("", wado.retrieve_series),
-    path("/metadata", wado.series_metadata),
-    path("/instances", qido.search_instances),
-    path("/instances/<str:sop>", include(instance)),
-]
-study_paths: list[URLPattern | URLResolver] = [
-    path("", by_method(get=wado.retrieve_study, post=stow.store_instances)),
-    path("/metadata", wado.study_metadata),
-    path("/series", qido.search_series),
-    path("/instances", qido.search_instances),
-    path("/series/<str:series>", include(series)),
-]
+# Flat, full paths: DICOMweb resources have no trailing slash, which nested include()s of
+# slash-led routes would need (and Django's URL checks warn about).
+ROOT = "projects/<int:project_id>/"
+STUDY = ROOT + "studies/<str:study>"
+SERIES = STUDY + "/series/<str:series>"
+INSTANCE = SERIES + "/instances/<str:sop>"
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path(
-        "projects/<int:project_id>/studies",
+        ROOT + "studies",
         by_method(get=qido.search_studies, post=stow.store_instances),
         name="dicomweb-studies",
     ),
-    path("projects/<int:project_id>/studies/<str:study>", include(study_paths)),
-    path("projects/<int:project_id>/series", qido.search_series),
-    path("projects/<int:project_id>/instances", qido.search_instances),
+    path(ROOT + "series", qido.search_series),
+    path(ROOT + "instances", qido.search_instances),
+    path(STUDY, by_method(get=wado.retrieve_study, post=stow.store_instances)),
+    path(STUDY + "/metadata", wado.study_metadata),
+    path(STUDY + "/series", qido.search_series),
+    path(STUDY + "/instances", qido.search_instances),
+    path(SERIES, wado.retrieve_series),
+    path(SERIES + "/metadata", wado.series_metadata),
+    path(SERIES + "/instances", qido.search_instances),
+    path(INSTANCE, wado.retrieve_instance),
+    path(INSTANCE + "/metadata", wado.instance_metadata),
+    path(INSTANCE + "/rendered", rendering.rendered_instance),
+    path(INSTANCE + "/frames/<str:frames>", frames.retrieve_frames),
+    path(INSTANCE + "/frames/<str:frames>/rendered", rendering.rendered_frame),
+    path(INSTANCE + "/bulkdata/<str:tag>", frames.retrieve_bulkdata),
     re_path(r"^(?P<rest>.*)$", unknown_resource),
 ]
