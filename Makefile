@@ -10,7 +10,8 @@ FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite
 
 export PYTHONPATH := $(CURDIR)/platform:$(CURDIR)
 
-.PHONY: run test install frontend lint typecheck compose-check pytest frontend-test clean
+.PHONY: run test install frontend lint typecheck compose-check pytest frontend-test clean \
+	bench-inference bench-detector
 
 run: install frontend
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -56,6 +57,13 @@ frontend-test: frontend/node_modules/.installed
 
 pytest: install frontend
 	PLATFORM_MODE=test $(BIN)/pytest
+
+# Benchmarks print figures; they never run in `make test`.
+bench-inference: install
+	$(BIN)/python bench/inference.py
+
+bench-detector: install
+	$(BIN)/python bench/detector_eval.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles
