@@ -11,6 +11,7 @@ Targets (issue 6): U-Net < 60 s for a 140-slice series on CPU, < 5 s on a GPU.
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -64,7 +65,7 @@ def main() -> None:
     print(
         f"device: {device} — {name}; torch {torch.__version__}, threads {torch.get_num_threads()}"
     )
-    admin = create_user(username="bench", password="bench-password-1", is_site_admin=True)
+    admin = create_user(username="bench", password=secrets.token_urlsafe(16), is_site_admin=True)
     cases = list(CASES) if args.series == "both" else [args.series]
     rows = []
     for case in cases:
