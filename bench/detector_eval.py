@@ -28,15 +28,15 @@ sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("PLATFORM_MODE", "test")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import torch  # noqa: E402
+import torch
 
-from inference import evaluation  # noqa: E402
-from inference.networks import NETWORKS  # noqa: E402
-from inference.volume import Volume  # noqa: E402
+from inference import evaluation
+from inference.networks import NETWORKS
+from inference.volume import Volume
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "lidc"
 

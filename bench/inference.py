@@ -26,11 +26,11 @@ os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="nf-bench-inference-")
 os.environ["CELERY_BROKER_URL"] = "memory://"  # runs are called directly, nothing is queued
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from django.core.management import call_command
 
 LIDC = ROOT.parent / "shared" / "data" / "lidc"
 CASES = {"0001": "LIDC-IDRI-0001", "0003": "LIDC-IDRI-0003"}
