@@ -1,5 +1,6 @@
 """Thin API views over the model registry and inference runs (/api/inference/)."""
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -72,3 +73,23 @@ class SeriesRuns(APIView):
         series = _series_for(_user(request), series_id)
         runs = InferenceRun.objects.filter(series=series).select_related("model_version")
         return Response(InferenceRunOut(runs.order_by("-created_at"), many=True).data)
+
+
+class RevisionUncertainty(APIView):
+    """The uncertainty map of the run that wrote a model revision (the viewer's heat overlay)."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: None})
+    def get(self, request: Request, revision_id: int) -> HttpResponse:
+        run = (
+            InferenceRun.objects.select_related("series")
+            .filter(revision_id=revision_id)
+            .exclude(uncertainty_map="")
+            .first()
+        )
+        if run is None:
+            raise NotFound("this revision has no uncertainty map")
+        project_for(_user(request), run.series.project_id)
+        with run.uncertainty_map.open("rb") as stored:
+            response = HttpResponse(stored.read(), content_type="application/octet-stream")
+        response["Cache-Control"] = "private, max-age=31536000, immutable"
+        return response

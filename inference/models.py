@@ -66,6 +66,9 @@ class InferenceRun(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     peak_memory_mb = models.FloatField(null=True, blank=True)
     uncertainty = models.FloatField(null=True, blank=True)
+    # Voxel-wise uncertainty (TTA / MC-dropout variance) in the labelmap wire format, uint8
+    # scaled so 255 is the largest possible variance of a probability (0.25).
+    uncertainty_map = models.FileField(upload_to="uncertainty/", max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     revision = models.OneToOneField(
         "annotations.Revision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

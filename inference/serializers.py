@@ -14,11 +14,17 @@ class ModelVersionOut(serializers.ModelSerializer):
 
 class InferenceRunOut(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.__str__")
+    uncertainty_map_url = serializers.SerializerMethodField()
+
+    def get_uncertainty_map_url(self, run: InferenceRun) -> str | None:
+        if not run.uncertainty_map or run.revision_id is None:
+            return None
+        return f"/api/inference/revisions/{run.revision_id}/uncertainty"
 
     class Meta:
         model = InferenceRun
         fields = (
             "id", "series_id", "model_version_id", "model", "state", "stage", "error", "device",
-            "timings", "peak_memory_mb", "uncertainty", "attempts", "revision_id", "created_at",
-            "updated_at",
+            "timings", "peak_memory_mb", "uncertainty", "uncertainty_map_url", "attempts",
+            "revision_id", "created_at", "updated_at",
         )  # fmt: skip

@@ -9,9 +9,11 @@ import logging
 import resource
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 
@@ -24,6 +26,9 @@ from imaging.models import Series
 from inference.models import InferenceRun, ModelVersion, RunState
 from inference.registry import ensure_default_model
 from inference.volumes import load_volume
+
+if TYPE_CHECKING:
+    from inference.networks.base import Prediction
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,7 +108,11 @@ def run_preannotation(*, run_id: int) -> InferenceRun:
 def _reason(error: BaseException) -> str:
     if isinstance(error, PlatformError):
         return error.detail
-    if isinstance(error, MemoryError) or "out of memory" in str(error).lower():
+    message = str(error).lower()
+    # torch reports CPU and CUDA allocation failures as RuntimeError subclasses with these words.
+    if isinstance(error, MemoryError) or any(
+        words in message for words in ("out of memory", "can't allocate memory")
+    ):
         return "the worker ran out of memory; try a smaller patch or batch size"
     return f"the model failed: {type(error).__name__}: {str(error)[:300]}"
 
@@ -118,10 +127,12 @@ def _preannotate(run: InferenceRun, watch: Stopwatch) -> int:
     network = watch.stage("load", lambda: load_network(model))
     volume, header = watch.stage("preprocess", lambda: load_volume(series))
     prediction = watch.stage("network", lambda: network.predict(volume))
-    payload = watch.stage(
-        "postprocess",
-        lambda: labelmaps.encode(np.ascontiguousarray(prediction.labelmap, np.uint8), header),
-    )
+
+    def postprocess() -> tuple[bytes, str]:
+        labels = np.ascontiguousarray(prediction.labelmap, np.uint8)
+        return labelmaps.encode(labels, header), _store_uncertainty(run, prediction, header)
+
+    payload, uncertainty_name = watch.stage("postprocess", postprocess)
 
     def save() -> int:
         saved = 0
@@ -145,6 +156,7 @@ def _preannotate(run: InferenceRun, watch: Stopwatch) -> int:
                 device=str(device),
                 revision=run.revision,
                 uncertainty=prediction.uncertainty,
+                uncertainty_map=uncertainty_name,
                 timings=watch.timings,
                 peak_memory_mb=_peak_memory_mb(),
             )
@@ -153,6 +165,22 @@ def _preannotate(run: InferenceRun, watch: Stopwatch) -> int:
     saved = watch.stage("save", save)
     InferenceRun.objects.filter(pk=run.pk).update(timings=watch.timings)
     return saved
+
+
+# Variance of a probability in [0, 1] is at most 0.25: that maps to 255.
+MAX_VARIANCE = 0.25
+
+
+def _store_uncertainty(
+    run: InferenceRun, prediction: "Prediction", header: labelmaps.LabelmapHeader
+) -> str:
+    """Quantise the uncertainty map to uint8 and store it beside the run ("" when none)."""
+    if prediction.uncertainty_map is None:
+        return ""
+    scaled = np.clip(prediction.uncertainty_map / MAX_VARIANCE, 0.0, 1.0) * 255.0
+    payload = labelmaps.encode(np.rint(scaled).astype(np.uint8), header)
+    name = f"uncertainty/{run.series.project_id}/{run.pk}-{run.attempts}.nflm"
+    return default_storage.save(name, ContentFile(payload))
 
 
 def _tasks_to_preannotate(series: Series) -> list[Task]:

@@ -18,4 +18,9 @@ urlpatterns = [
         name="api-series-preannotate",
     ),
     path("series/<int:series_id>/runs/", api.SeriesRuns.as_view(), name="api-series-runs"),
+    path(
+        "revisions/<int:revision_id>/uncertainty",
+        api.RevisionUncertainty.as_view(),
+        name="api-revision-uncertainty",
+    ),
 ]

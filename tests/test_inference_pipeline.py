@@ -212,3 +212,39 @@ def test_the_study_page_shows_runs_and_lets_the_lead_start_one(team, client):
     assert "Succeeded" in page and "network" in page
     client.force_login(team.outsider)
     assert client.get(url).status_code == 404
+
+
+def test_tta_stores_an_uncertainty_map_the_viewer_can_fetch(team, api):
+    from annotations import labelmaps
+
+    series = ready_series(team.project)
+    model = unet(team.project, tta=True)
+    run = run_preannotation(run_id=request_preannotation(series=series, model_version=model).pk)
+    assert run.state == RunState.SUCCEEDED, run.error
+    assert run.uncertainty is not None
+    runs = api(team.annotator).get(f"/api/inference/series/{series.pk}/runs/").json()
+    url = runs[0]["uncertainty_map_url"]
+    assert url == f"/api/inference/revisions/{run.revision_id}/uncertainty"
+    response = api(team.annotator).get(url)
+    assert response.status_code == 200
+    uncertainty = labelmaps.decode(response.content, max_voxels=10**8)
+    assert uncertainty.header.shape == (16, 64, 64)
+    assert api(team.outsider).get(url).status_code == 404
+
+
+def test_a_model_without_tta_has_no_uncertainty_map(project, team, api):
+    series = ready_series(project)
+    run = run_preannotation(run_id=request_preannotation(series=series).pk)
+    response = api(team.admin).get(f"/api/inference/revisions/{run.revision_id}/uncertainty")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "this revision has no uncertainty map"
+
+
+def test_a_worker_out_of_memory_fails_the_run_readably_and_writes_nothing(project):
+    series = ready_series(project)
+    # A plan whose sliding window cannot fit: ask for more memory than the machine has.
+    model = unet(project, patch_size=[4096, 4096, 4096], spacing=[0.05, 0.05, 0.05])
+    run = run_preannotation(run_id=request_preannotation(series=series, model_version=model).pk)
+    assert run.state == RunState.FAILED
+    assert run.error == "the worker ran out of memory; try a smaller patch or batch size"
+    assert Revision.objects.count() == 0
