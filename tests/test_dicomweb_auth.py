@@ -4,7 +4,7 @@ session; everyone else gets the same 404 whether or not the project exists."""
 import pytest
 from django.test import Client
 
-from imaging.dicomweb import auth
+from imaging.dicomweb import auth, memo
 from projects.models import Membership
 from tests.dicomweb_fixtures import (  # noqa: F401 - *_fixture imports register fixtures
     fresh_access_cache_fixture,
@@ -78,8 +78,8 @@ def test_granted_access_works_at_once_and_revoked_access_after_the_cache_expires
     assert client.get(f"{phantom.base}/studies").status_code == 200
     membership.delete()
     assert client.get(f"{phantom.base}/studies").status_code == 200  # still cached
-    now = auth.time.monotonic()
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now + auth.ACCESS_TTL_SECONDS + 1)
+    now = memo.time.monotonic()
+    monkeypatch.setattr(memo.time, "monotonic", lambda: now + auth.ACCESS_TTL_SECONDS + 1)
     assert client.get(f"{phantom.base}/studies").status_code == 404
 
 

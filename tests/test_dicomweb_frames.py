@@ -3,9 +3,12 @@
 import numpy as np
 import pydicom
 import pytest
+from django.core.files.storage import default_storage
 from pydicom.encaps import generate_frames
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
+from imaging.dicomweb.frame_reads import decoded_pixels
+from imaging.models import Instance
 from tests.dicom_factory import ct_dataset, to_bytes
 from tests.dicomweb_fixtures import (  # noqa: F401 - *_fixture imports register fixtures
     SERIES,
@@ -189,3 +192,34 @@ def test_bulk_data_other_than_pixel_data_is_404(phantom, token_client, team):
     response = token_client(team.annotator).get(f"{phantom.instance_url(0)}/bulkdata/00100010")
     assert response.status_code == 404
     assert "PixelData" in response.json()["detail"]
+
+
+def test_a_frame_asked_for_again_costs_no_query(phantom, frames_of, django_assert_num_queries):
+    frames_of(1, "1", CORNERSTONE)
+    with django_assert_num_queries(0):  # the instance's columns are kept: instances never change
+        response = frames_of(1, "1", CORNERSTONE)
+    assert response.status_code == 200
+    assert parts_of(response)[0][1] == pixel_data(phantom.files[1])
+
+
+def test_a_frame_whose_file_has_gone_since_it_was_cached_is_404(phantom, frames_of):
+    assert frames_of(1, "1", CORNERSTONE).status_code == 200
+    instance = Instance.objects.get(sop_instance_uid=phantom.sops[1])
+    default_storage.delete(instance.file.name)
+    response = frames_of(1, "1", CORNERSTONE)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_native_pixels_read_by_byte_range_match_pydicom(phantom, signed):
+    ds = ct_dataset(0, sop="1.2.826.0.1.3680043.8.498.77")
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, int(signed)
+    values = np.frombuffer(ds.PixelData, dtype="<u2") | 0xA000  # junk in the unused bits
+    ds.PixelData = values.astype("<u2").tobytes()
+    store(phantom.project, [to_bytes(ds)])
+    instance = Instance.objects.get(sop_instance_uid=ds.SOPInstanceUID)
+    fast = decoded_pixels(instance, 1, bits_stored=12, signed=signed)
+    by_pydicom = decoded_pixels(instance, 1)
+    assert fast.dtype == by_pydicom.dtype
+    assert np.array_equal(fast, by_pydicom)

@@ -8,6 +8,7 @@ import struct
 from pydicom.uid import UID
 
 from imaging.parsing import InvalidDicom, locate_pixel_data
+from imaging.structure import PixelDataLocation
 
 ITEM = 0xFFFEE000
 SEQUENCE_DELIMITER = 0xFFFEE0DD
@@ -23,7 +24,13 @@ def frame_index(
     `frame_bytes` is the size of one native frame (ignored for encapsulated pixel data).
     Returns [] when the file has no pixel data.
     """
-    location = locate_pixel_data(data, transfer_syntax)
+    return frame_ranges(data, locate_pixel_data(data, transfer_syntax), frames, frame_bytes)
+
+
+def frame_ranges(
+    data: bytes, location: PixelDataLocation | None, frames: int, frame_bytes: int
+) -> list[list[ByteRange]]:
+    """frame_index for a file whose pixel data has already been located by a scan of `data`."""
     if location is None:
         return []
     if location.length is not None:

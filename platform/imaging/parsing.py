@@ -40,6 +40,8 @@ class ParsedInstance:
     # The bytes to hash and, with de-identification off, to store: as received, except that a
     # deflated file is stored inflated (frames must be addressable by byte offset).
     data: bytes
+    # Where PixelData is in `data` (None: no pixel data), from the structural scan.
+    pixel_data: PixelDataLocation | None
 
 
 def is_valid_uid(value: object) -> bool:
@@ -61,7 +63,9 @@ def parse_instance(data: bytes) -> ParsedInstance:
     dataset = _read(data)
     _check_uids(dataset)
     _check_pixel_module(dataset, transfer_syntax, pixel_data)
-    return ParsedInstance(dataset=dataset, transfer_syntax=transfer_syntax, data=data)
+    return ParsedInstance(
+        dataset=dataset, transfer_syntax=transfer_syntax, data=data, pixel_data=pixel_data
+    )
 
 
 def locate_pixel_data(data: bytes, transfer_syntax: UID) -> PixelDataLocation | None:

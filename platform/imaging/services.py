@@ -19,10 +19,11 @@ from pydicom.dataset import FileDataset
 
 from imaging.deid import UidMapper, deidentify
 from imaging.dicomjson import instance_metadata_json
-from imaging.frames import frame_index
+from imaging.frames import frame_ranges
 from imaging.models import Instance, Patient, Series, SeriesState, Study
 from imaging.outcomes import IngestReport, Outcome
-from imaging.parsing import InvalidDicom, number_of_frames, parse_instance
+from imaging.parsing import InvalidDicom, locate_pixel_data, number_of_frames, parse_instance
+from imaging.structure import PixelDataLocation
 from projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ logger = logging.getLogger(__name__)
 def ingest_batch(*, project: Project, items: Iterable[tuple[str, bytes]]) -> list[IngestReport]:
     """Ingest each (name, bytes) item; schedule post-processing of every series it touched."""
     mapper = UidMapper(project)
+    known_series: KnownSeries = {}
     reports = [
-        ingest_instance(project=project, name=name, data=data, mapper=mapper)
+        ingest_instance(
+            project=project, name=name, data=data, mapper=mapper, known_series=known_series
+        )
         for name, data in items
     ]
     touched = {r.series_id for r in reports if r.outcome == Outcome.STORED and r.series_id}
@@ -41,28 +45,47 @@ def ingest_batch(*, project: Project, items: Iterable[tuple[str, bytes]]) -> lis
     return reports
 
 
+# The series rows a batch has stored instances in, by (PatientID, study UID, series UID).
+KnownSeries = dict[tuple[str, str, str], Series]
+
+
 def ingest_instance(
-    *, project: Project, name: str, data: bytes, mapper: UidMapper | None = None
+    *,
+    project: Project,
+    name: str,
+    data: bytes,
+    mapper: UidMapper | None = None,
+    known_series: KnownSeries | None = None,
 ) -> IngestReport:
-    """Store one instance, or report it as a duplicate, a conflict or a rejection."""
+    """Store one instance, or report it as a duplicate, a conflict or a rejection.
+
+    `known_series` (kept by ingest_batch) saves looking the patient, study and series up again
+    for every instance of a series that this batch has already stored into.
+    """
     try:
         parsed = parse_instance(data)
         dataset = parsed.dataset
         if project.deidentify:
             deidentify(dataset, mapper or UidMapper(project))
             stored = _encode(dataset)
+            pixel_data = locate_pixel_data(stored, parsed.transfer_syntax)
         else:
             stored = parsed.data
-        prepared = _prepare(project, dataset, parsed.transfer_syntax, stored)
+            pixel_data = parsed.pixel_data  # the scan of these very bytes
+        prepared = _prepare(project, dataset, parsed.transfer_syntax, stored, pixel_data)
     except InvalidDicom as error:
         return IngestReport(Outcome.REJECTED, name, reason=error.detail)
     source_sha256 = hashlib.sha256(data).hexdigest()
+    # Stored as received (no de-identification, not deflated): the same bytes, the same hash.
+    sha256 = source_sha256 if stored is data else hashlib.sha256(stored).hexdigest()
     uids = _uids(dataset)
     existing = _existing(project, uids["sop_instance_uid"], source_sha256, name)
     if existing is not None:
         return existing
     try:
-        instance = _store(project, dataset, prepared, stored, source_sha256)
+        instance = _store(
+            project, dataset, prepared, stored, sha256, source_sha256, _or_new(known_series)
+        )
     except InvalidDicom as error:
         return IngestReport(Outcome.REJECTED, name, reason=error.detail, **uids)
     except IntegrityError:
@@ -75,6 +98,10 @@ def ingest_instance(
     return IngestReport(
         Outcome.STORED, name, instance_id=instance.pk, series_id=instance.series_id, **uids
     )
+
+
+def _or_new(known_series: KnownSeries | None) -> KnownSeries:
+    return {} if known_series is None else known_series
 
 
 def _encode(dataset: FileDataset) -> bytes:
@@ -134,7 +161,11 @@ def _existing(project: Project, sop: str, source_sha256: str, name: str) -> Inge
 
 
 def _prepare(
-    project: Project, dataset: FileDataset, transfer_syntax: Any, stored: bytes
+    project: Project,
+    dataset: FileDataset,
+    transfer_syntax: Any,
+    stored: bytes,
+    pixel_data: PixelDataLocation | None,
 ) -> dict[str, Any]:
     """Columns computed from the dataset and the exact bytes that will be stored."""
     frames = number_of_frames(dataset) if "PixelData" in dataset else 0
@@ -149,7 +180,7 @@ def _prepare(
         "bits_allocated": bits,
         "samples_per_pixel": samples,
         "number_of_frames": frames,
-        "frame_index": frame_index(stored, transfer_syntax, frames, frame_bytes) if frames else [],
+        "frame_index": frame_ranges(stored, pixel_data, frames, frame_bytes) if frames else [],
         "metadata_json": instance_metadata_json(dataset, transfer_syntax, project.pk),
         "instance_number": _int(dataset.get("InstanceNumber")),
         "image_position": _floats(dataset.get("ImagePositionPatient"), 3),
@@ -186,10 +217,11 @@ def _store(
     dataset: FileDataset,
     prepared: dict[str, Any],
     stored: bytes,
+    sha256: str,
     source_sha256: str,
+    known_series: KnownSeries,
 ) -> Instance:
     """Write the file, then the rows; if the rows fail, the file we wrote goes too."""
-    sha256 = hashlib.sha256(stored).hexdigest()
     name = f"dicom/{project.pk}/{sha256[:2]}/{sha256}.dcm"
     created_file = False
     if not default_storage.exists(name):
@@ -197,7 +229,8 @@ def _store(
         created_file = True
     try:
         with transaction.atomic():
-            series = _series_for(project, dataset)
+            key = _series_key(dataset)
+            series = known_series.get(key) or _series_for(project, dataset)
             instance = Instance.objects.create(
                 project=project,
                 series=series,
@@ -219,7 +252,16 @@ def _store(
         if created_file:
             default_storage.delete(name)
         raise
+    known_series[key] = series  # only once its rows are committed
     return instance
+
+
+def _series_key(dataset: FileDataset) -> tuple[str, str, str]:
+    return (
+        str(dataset.get("PatientID", "")),
+        str(dataset.StudyInstanceUID),
+        str(dataset.SeriesInstanceUID),
+    )
 
 
 def _series_for(project: Project, dataset: FileDataset) -> Series:

@@ -52,7 +52,7 @@ class _Scanner:
     def dataset(self, position: int, end: int, depth: int) -> int:
         """Scan elements from `position` until `end` (or an item delimiter when end is None)."""
         while position < end:
-            if depth == 0 and not any(self.data[position:]):
+            if depth == 0 and self.data[position] == 0 and self._only_zeros_from(position):
                 return len(self.data)  # zero padding after the last element is harmless
             tag, vr, length, value = self._header(position)
             if tag == ITEM_END:
@@ -71,6 +71,10 @@ class _Scanner:
                     self._items(value, value + length, depth + 1)
                 position = value + length
         return position
+
+    def _only_zeros_from(self, position: int) -> bool:
+        # Counted in place: slicing would copy the rest of the file for every element.
+        return self.data.count(0, position) == len(self.data) - position
 
     def _header(self, position: int) -> tuple[int, bytes, int, int]:
         if position + 8 > len(self.data):

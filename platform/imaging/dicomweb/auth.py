@@ -7,11 +7,7 @@ to ACCESS_TTL_SECONDS on a replica that has just seen it; only positive answers 
 granting access takes effect at once.
 """
 
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -20,57 +16,25 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from config.errors import Forbidden
+from imaging.dicomweb import lookups
 from imaging.dicomweb.errors import NotAuthenticated
+from imaging.dicomweb.memo import TtlCache
 from projects.models import Project
 from projects.selectors import project_for
 
 ACCESS_TTL_SECONDS = 30.0
 MAX_CACHED = 10_000
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TtlCache(Generic[K, V]):
-    """A bounded map whose entries expire; thread-safe for the threads of one web process."""
-
-    def __init__(self, ttl: float, max_entries: int) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            expires, value = entry
-            if expires < time.monotonic():
-                del self._entries[key]
-                return None
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._entries[key] = (time.monotonic() + self.ttl, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 _user_by_token: TtlCache[str, int] = TtlCache(ACCESS_TTL_SECONDS, MAX_CACHED)
 _allowed: TtlCache[tuple[int, int], bool] = TtlCache(ACCESS_TTL_SECONDS, MAX_CACHED)
 
 
 def clear_caches() -> None:
-    """Forget every cached token and membership (tests, or after revoking access in a shell)."""
+    """Forget every cached token, membership and instance lookup (tests, or after revoking
+    access in a shell)."""
     _user_by_token.clear()
     _allowed.clear()
+    lookups.clear_cache()
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from django.core.files.storage import default_storage
 from pydicom.pixels import pixel_array
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from imaging.models import Instance
 
@@ -28,6 +29,7 @@ FRAME_FIELDS = (
     "bits_allocated",
 )
 READ_CHUNK = 1 << 20
+NATIVE_LITTLE_ENDIAN = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian})
 
 
 def _name(instance: Instance) -> str:
@@ -52,11 +54,37 @@ def stored_frames(instance: Instance, numbers: Sequence[int]) -> Iterator[bytes]
             yield b"".join(chunks)
 
 
-def decoded_pixels(instance: Instance, number: int) -> np.ndarray:
-    """Frame `number` (1-based) decoded to stored values, whatever the transfer syntax."""
+def decoded_pixels(
+    instance: Instance, number: int, *, bits_stored: int | None = None, signed: bool = False
+) -> np.ndarray:
+    """Frame `number` (1-based) decoded to stored values, whatever the transfer syntax.
+
+    Given BitsStored and PixelRepresentation, a native little-endian grayscale frame is read
+    by its byte range alone, with pydicom's handling of the unused high bits; anything else
+    is decoded by pydicom from the whole file.
+    """
+    if (
+        bits_stored is not None
+        and instance.transfer_syntax_uid in NATIVE_LITTLE_ENDIAN
+        and instance.samples_per_pixel == 1
+        and instance.bits_allocated in (8, 16, 32)
+        and 0 < bits_stored <= instance.bits_allocated
+    ):
+        return _native_pixels(instance, number, bits_stored, signed)
     with default_storage.open(_name(instance), "rb") as stored:
         data = stored.read()
     return pixel_array(io.BytesIO(data), index=number - 1)
+
+
+def _native_pixels(instance: Instance, number: int, bits_stored: int, signed: bool) -> np.ndarray:
+    (frame,) = stored_frames(instance, [number])
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{instance.bits_allocated // 8}")
+    pixels = np.frombuffer(frame, dtype=dtype).reshape(instance.rows, instance.columns).copy()
+    shift = instance.bits_allocated - bits_stored
+    if shift:  # as pydicom: unused bits cleared, or the sign extended from the stored top bit
+        np.left_shift(pixels, shift, out=pixels)
+        np.right_shift(pixels, shift, out=pixels)
+    return pixels.astype(pixels.dtype.newbyteorder("="), copy=False)
 
 
 def decoded_frames(instance: Instance, numbers: Sequence[int]) -> Iterator[bytes]:

@@ -1,9 +1,22 @@
-"""The study, series or instance a DICOMweb path names, within one project (NotFound if none)."""
+"""The study, series or instance a DICOMweb path names, within one project (NotFound if none).
+
+Stored instances never change, so the few columns a frame request needs are kept in process
+for INSTANCE_TTL_SECONDS (frames_of): a viewer's burst of frame requests then costs no query.
+Like the access cache in auth.py, a deleted instance may be found for that long on a process
+that has just served it; its file is gone by then, which the frame readers answer with 404.
+"""
 
 from typing import Any
 
 from config.errors import NotFound
+from imaging.dicomweb.memo import TtlCache
 from imaging.models import Instance, Series, Study
+
+INSTANCE_TTL_SECONDS = 30.0
+MAX_CACHED_INSTANCES = 4096
+
+InstanceKey = tuple[tuple[str, ...], int, str, str, str]
+_instances: TtlCache[InstanceKey, Instance] = TtlCache(INSTANCE_TTL_SECONDS, MAX_CACHED_INSTANCES)
 
 
 def study_in(project_id: int, study: str) -> Study:
@@ -35,3 +48,23 @@ def instance_in(project_id: int, study: str, series: str, sop: str, *fields: str
     if found is None:
         raise NotFound("no such instance in this series")
     return found
+
+
+def cached_instance_in(
+    project_id: int, study: str, series: str, sop: str, *fields: str
+) -> Instance:
+    """instance_in, remembered for a while: treat the result as read-only, it is shared."""
+    key = (fields, project_id, study, series, sop)
+    found = _instances.get(key)
+    if found is None:
+        found = instance_in(project_id, study, series, sop, *fields)
+        _instances.put(key, found)
+    return found
+
+
+def forget_instance(project_id: int, study: str, series: str, sop: str, *fields: str) -> None:
+    _instances.discard((fields, project_id, study, series, sop))
+
+
+def clear_cache() -> None:
+    _instances.clear()

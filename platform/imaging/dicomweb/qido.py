@@ -1,7 +1,8 @@
 """QIDO-RS (PS3.18 10.6): search studies, series and instances of a project from DB columns.
 
-A page of results costs two queries at most: the page itself (with the parent rows joined) and
-one aggregate for the related-series and related-instance counts.
+A page of results costs two queries at most: the page itself (with the parent rows joined) and,
+for studies, one aggregate for the related-series and related-instance counts. Instance counts
+come from Series.instance_count, which ingest keeps in step with the rows it inserts.
 """
 
 import json
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 
@@ -248,6 +249,8 @@ def _columns(search: Search) -> list[str]:
             columns.add(PREFIX[(attribute.level, search.level)] + attribute.field)
     if search.extra:
         columns.add("metadata_json" if search.level is Level.INSTANCE else "sample_metadata")
+    if search.level is Level.SERIES:
+        columns.add("instance_count")  # kept by ingest in the instance's own transaction
     return sorted(columns)
 
 
@@ -282,17 +285,14 @@ def _counts(level: Level, rows: list[dict[str, Any]]) -> dict[int, dict[str, int
         aggregates = (
             Series.objects.filter(study_id__in=ids)
             .values("study_id")
-            .annotate(n_series=Count("id", distinct=True), n_instances=Count("instances"))
+            .annotate(n_series=Count("id"), n_instances=Sum("instance_count"))
         )
         return {
             a["study_id"]: {"00201206": a["n_series"], "00201208": a["n_instances"]}
             for a in aggregates
         }
     if level is Level.SERIES:
-        per_series = (
-            Instance.objects.filter(series_id__in=ids).values("series_id").annotate(n=Count("id"))
-        )
-        return {a["series_id"]: {"00201209": a["n"]} for a in per_series}
+        return {row["pk"]: {"00201209": row["instance_count"]} for row in rows}
     return {}
 
 

@@ -21,7 +21,7 @@ from imaging.dicomweb.caching import IMMUTABLE, cached, etag_of, is_fresh, not_m
 from imaging.dicomweb.endpoint import dicomweb_view
 from imaging.dicomweb.frame_reads import FRAME_FIELDS, decoded_pixels
 from imaging.dicomweb.frames import parse_frame_numbers
-from imaging.dicomweb.lookups import instance_in
+from imaging.dicomweb.lookups import cached_instance_in
 from imaging.dicomweb.negotiation import rendered_type
 from imaging.models import Instance
 
@@ -111,14 +111,18 @@ def voi_lut(values: np.ndarray, window: Window) -> np.ndarray:
 
 def render(instance: Instance, number: int, options: RenderOptions, media_type: str) -> bytes:
     metadata = json.loads(instance.metadata_json)
-    pixels = decoded_pixels(instance, number)
+    pixels = decoded_pixels(
+        instance,
+        number,
+        bits_stored=_first(metadata, "00280101"),
+        signed=_first(metadata, "00280103") == 1,
+    )
     if instance.samples_per_pixel == 3:
         image = Image.fromarray(_eight_bit(pixels, options.window), mode="RGB")
     else:
         slope = float(_first(metadata, "00281053") or 1.0)
         intercept = float(_first(metadata, "00281052") or 0.0)
-        values = pixels.astype(np.float64) * slope + intercept
-        gray = voi_lut(values, options.window or _default_window(metadata, values))
+        gray = _windowed(pixels, slope, intercept, metadata, options.window)
         if _first(metadata, "00280004") == "MONOCHROME1":
             gray = 255 - gray
         image = Image.fromarray(gray, mode="L")
@@ -130,6 +134,26 @@ def render(instance: Instance, number: int, options: RenderOptions, media_type: 
     else:
         image.save(out, format="JPEG", quality=options.quality)
     return out.getvalue()
+
+
+def _windowed(
+    pixels: np.ndarray,
+    slope: float,
+    intercept: float,
+    metadata: dict[str, Any],
+    window: Window | None,
+) -> np.ndarray:
+    """Modality then VOI LUT to 0-255. Integer pixels go through a table of the stored values
+    from the frame's lowest to its highest: the same arithmetic per value, once per value."""
+    if pixels.dtype.kind in "iu" and pixels.dtype.itemsize <= 2:
+        low, high = int(pixels.min()), int(pixels.max())
+        levels = np.arange(low, high + 1, dtype=np.float64) * slope + intercept
+        # The frame's own lowest and highest stored values are in the table, so its extremes are
+        # the frame's (the rescale is monotonic).
+        table = voi_lut(levels, window or _default_window(metadata, levels))
+        return np.take(table, np.subtract(pixels, low, dtype=np.int32))
+    values = pixels.astype(np.float64) * slope + intercept
+    return voi_lut(values, window or _default_window(metadata, values))
 
 
 def _eight_bit(pixels: np.ndarray, window: Window | None) -> np.ndarray:
@@ -161,7 +185,7 @@ def _rendered(
 ) -> HttpResponseBase:
     media_type = rendered_type(request.headers.get("Accept"))
     options = parse_options(request.GET)
-    instance = instance_in(project_id, study, series, sop, *FRAME_FIELDS, "metadata_json")
+    instance = cached_instance_in(project_id, study, series, sop, *FRAME_FIELDS, "metadata_json")
     numbers = parse_frame_numbers(frames, instance)
     if len(numbers) != 1:
         raise PlatformError("a rendered image is one frame: ask for one frame number")
