@@ -11,7 +11,7 @@ FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite
 export PYTHONPATH := $(CURDIR)/platform:$(CURDIR)
 
 .PHONY: run test install frontend lint typecheck compose-check pytest frontend-test clean \
-	bench-inference bench-detector
+	bench-inference bench-detector bench-dicomweb bench-viewer
 
 run: install frontend
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -64,6 +64,11 @@ bench-inference: install
 
 bench-detector: install
 	$(BIN)/python bench/detector_eval.py
+
+# DICOMweb, ours vs Orthanc (needs PostgreSQL and Redis on 127.0.0.1); e.g. BENCH_ARGS="--only ours"
+bench-dicomweb: install
+	bash bench/install-orthanc.sh
+	$(BIN)/python bench/dicomweb.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles

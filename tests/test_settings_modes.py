@@ -59,6 +59,7 @@ def test_embedded_default_falls_back_to_the_filesystem_broker_without_redis(tmp_
     result = load_settings(tmp_path, EMBEDDED_REDIS_URL=unreachable)
     assert json.loads(result.stdout)["broker"] == "filesystem://"
     assert (tmp_path / "var" / "celery" / "queue").is_dir()
+    assert (tmp_path / "var" / "celery" / "control").is_dir()
 
 
 def test_test_mode_uses_postgres_and_redis(tmp_path):

@@ -19,11 +19,14 @@ def filesystem_transport_options(root: Path) -> dict[str, object]:
     """Kombu's filesystem transport: messages are files in one folder shared by all processes."""
     queue = root / "queue"
     processed = root / "processed"
-    for folder in (queue, processed):
+    # Broadcast (worker control, health pings) exchanges; kombu's default is ./control.
+    control = root / "control"
+    for folder in (queue, processed, control):
         folder.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
+        "control_folder": str(control),
         "store_processed": "False",
     }
