@@ -15,7 +15,8 @@ it made at the end, also on error, Ctrl-C or SIGTERM:
 - Ours: a fresh PostgreSQL database ``noduleflow_bench`` (dropped at the end), Redis db 13 as
   the Celery broker (emptied before and after), media in the temp dir, ``PLATFORM_MODE=test``,
   ``DJANGO_DEBUG=false``, ``migrate``, a site admin with a project and an API token, gunicorn
-  (4 workers x 4 threads) and one Celery worker (default and gpu queues, solo pool) for series
+  (4 workers x 4 threads; ``BENCH_WEB_WORKERS`` and ``BENCH_WEB_THREADS`` override them to
+  compare mixes) and one Celery worker (default and gpu queues, solo pool) for series
   post-processing.
 
 Both servers are measured by the same code, one server at a time while the other idles,

@@ -5,7 +5,9 @@ import gzip
 import io
 import json
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -263,3 +265,44 @@ def test_series_metadata_is_the_array_of_instance_metadata(project):
     document = json.loads(gzip.decompress(compressed))
     assert [d["00200013"]["Value"][0] for d in document] == [1, 2, 3, 4]
     assert len(etag) == 32
+
+
+def test_a_resend_and_a_conflict_in_one_batch_leave_the_stored_instances_alone(project, settings):
+    first = to_bytes(ct_dataset(0, sop="1.2.3.4.5"))
+    changed = ct_dataset(0, sop="1.2.3.4.5")
+    changed.PatientName = "Someone^Else"
+    items = [("a", first), ("again", first), ("b", to_bytes(changed)), *series_bytes(2)]
+    reports = ingest_batch(project=project, items=items)
+    assert [r.outcome for r in reports] == [
+        Outcome.STORED, Outcome.DUPLICATE, Outcome.CONFLICT, Outcome.STORED, Outcome.STORED,
+    ]  # fmt: skip
+    assert Instance.objects.count() == 3
+    assert len(stored_files(settings)) == 3  # the conflicting file was written, then deleted
+    assert sum(Series.objects.values_list("instance_count", flat=True)) == 3
+
+
+def test_an_unexpected_error_rolls_back_its_chunk_and_deletes_its_files(
+    project, settings, monkeypatch
+):
+    from imaging import services
+
+    monkeypatch.setattr(services, "COMMIT_EVERY", 2)
+    items = series_bytes(3)
+
+    def failing() -> Iterator[tuple[str, bytes]]:
+        yield from items
+        yield "boom", b""  # never read: the error comes from ingest below
+
+    real = services.ingest_instance
+
+    def ingest(**kwargs: Any) -> Any:
+        if kwargs["name"] == "boom":
+            raise RuntimeError("disk on fire")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "ingest_instance", ingest)
+    with pytest.raises(RuntimeError):
+        ingest_batch(project=project, items=failing())
+    # The first chunk (2 instances) committed; the second (1 instance, then the error) did not.
+    assert Instance.objects.count() == 2
+    assert len(stored_files(settings)) == 2

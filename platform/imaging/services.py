@@ -3,6 +3,11 @@
 Per instance it is atomic: the file is stored and the rows written, or neither. Bad input is
 reported (IngestReport), never raised, so a batch stores what is valid and says why the rest
 was refused.
+
+A batch is written in transactions of up to COMMIT_EVERY instances, each instance in its own
+savepoint: one commit (one WAL flush) per chunk rather than per instance, while an instance
+that fails rolls back only its savepoint and deletes only its file. An unexpected error (not a
+refusal) rolls back the chunk it happened in and deletes the files that chunk wrote.
 """
 
 import hashlib
@@ -33,12 +38,15 @@ def ingest_batch(*, project: Project, items: Iterable[tuple[str, bytes]]) -> lis
     """Ingest each (name, bytes) item; schedule post-processing of every series it touched."""
     mapper = UidMapper(project)
     known_series: KnownSeries = {}
-    reports = [
-        ingest_instance(
-            project=project, name=name, data=data, mapper=mapper, known_series=known_series
-        )
-        for name, data in items
-    ]
+    reports: list[IngestReport] = []
+    chunk: list[tuple[str, bytes]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == COMMIT_EVERY:
+            reports += _ingest_chunk(project, chunk, mapper, known_series)
+            chunk = []
+    if chunk:
+        reports += _ingest_chunk(project, chunk, mapper, known_series)
     touched = {r.series_id for r in reports if r.outcome == Outcome.STORED and r.series_id}
     for series_id in sorted(touched):
         schedule_series_processing(series_id)
@@ -47,6 +55,36 @@ def ingest_batch(*, project: Project, items: Iterable[tuple[str, bytes]]) -> lis
 
 # The series rows a batch has stored instances in, by (PatientID, study UID, series UID).
 KnownSeries = dict[tuple[str, str, str], Series]
+# Instances per transaction: enough to make the commit's cost vanish, few enough that a long
+# batch does not hold its series row locked for long.
+COMMIT_EVERY = 32
+
+
+def _ingest_chunk(
+    project: Project, chunk: list[tuple[str, bytes]], mapper: UidMapper, known_series: KnownSeries
+) -> list[IngestReport]:
+    """Ingest the chunk in one transaction, each instance in a savepoint of its own."""
+    written: list[str] = []
+    pending = dict(known_series)  # series rows this chunk creates are known once it commits
+    try:
+        with transaction.atomic():
+            reports = [
+                ingest_instance(
+                    project=project,
+                    name=name,
+                    data=data,
+                    mapper=mapper,
+                    known_series=pending,
+                    written=written,
+                )
+                for name, data in chunk
+            ]
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+    known_series.update(pending)
+    return reports
 
 
 def ingest_instance(
@@ -56,11 +94,16 @@ def ingest_instance(
     data: bytes,
     mapper: UidMapper | None = None,
     known_series: KnownSeries | None = None,
+    written: list[str] | None = None,
 ) -> IngestReport:
     """Store one instance, or report it as a duplicate, a conflict or a rejection.
 
     `known_series` (kept by ingest_batch) saves looking the patient, study and series up again
-    for every instance of a series that this batch has already stored into.
+    for every instance of a series that this batch has already stored into; `written` collects
+    the files this call created, for a caller whose transaction encloses this one.
+
+    A resend is caught by the unique constraint rather than looked up first: the insert fails
+    in the instance's savepoint, and only then is the stored instance read to report it.
     """
     try:
         parsed = parse_instance(data)
@@ -79,20 +122,24 @@ def ingest_instance(
     # Stored as received (no de-identification, not deflated): the same bytes, the same hash.
     sha256 = source_sha256 if stored is data else hashlib.sha256(stored).hexdigest()
     uids = _uids(dataset)
-    existing = _existing(project, uids["sop_instance_uid"], source_sha256, name)
-    if existing is not None:
-        return existing
     try:
         instance = _store(
-            project, dataset, prepared, stored, sha256, source_sha256, _or_new(known_series)
+            project,
+            dataset,
+            prepared,
+            stored,
+            sha256,
+            source_sha256,
+            _or_new(known_series),
+            [] if written is None else written,
         )
     except InvalidDicom as error:
         return IngestReport(Outcome.REJECTED, name, reason=error.detail, **uids)
     except IntegrityError:
-        # Another ingest stored the same SOP instance between our check and our insert.
-        raced = _existing(project, uids["sop_instance_uid"], source_sha256, name)
-        if raced is not None:
-            return raced
+        # Already stored (a resend, or another ingest that got there first).
+        existing = _existing(project, uids["sop_instance_uid"], source_sha256, name)
+        if existing is not None:
+            return existing
         raise
     logger.debug("ingest: stored instance %s in series %s", instance.pk, instance.series_id)
     return IngestReport(
@@ -220,6 +267,7 @@ def _store(
     sha256: str,
     source_sha256: str,
     known_series: KnownSeries,
+    written: list[str],
 ) -> Instance:
     """Write the file, then the rows; if the rows fail, the file we wrote goes too."""
     name = f"dicom/{project.pk}/{sha256[:2]}/{sha256}.dcm"
@@ -252,7 +300,9 @@ def _store(
         if created_file:
             default_storage.delete(name)
         raise
-    known_series[key] = series  # only once its rows are committed
+    if created_file:
+        written.append(name)
+    known_series[key] = series  # only once its rows are in (committed, or in the savepoint)
     return instance
 
 
