@@ -1,7 +1,8 @@
 // Viewer entry: the Django task page renders
 //   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-autosave-seconds>
-// This module stays tiny; Cornerstone and the viewer load as a separate chunk.
+// This module stays small; Cornerstone and the viewer load as a separate chunk.
 import "./ui/viewer.css";
+import { prefetch } from "./viewer/prefetch";
 
 export interface MountConfig {
   readonly taskId: string;
@@ -31,8 +32,10 @@ if (root !== null) {
     root.replaceChildren(Object.assign(document.createElement("p"), { className: "nf-banner", textContent: config }));
   } else {
     root.textContent = "Loading the viewer…";
+    // The task, metadata and labelmap requests go out now, while the viewer's chunk loads.
+    const early = prefetch(config);
     import("./viewer/app")
-      .then(({ Viewer }) => new Viewer(root, config).start())
+      .then(({ Viewer }) => new Viewer(root, config, early).start())
       .catch((error: unknown) => {
         console.error(error);
         root.replaceChildren(Object.assign(document.createElement("p"), { className: "nf-banner", textContent: `The viewer could not start: ${String(error)}` }));

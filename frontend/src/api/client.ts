@@ -93,7 +93,9 @@ export class AnnotationsApi {
   async labelmap(revisionId: number): Promise<Uint8Array> {
     const response = await this.send(
       `${this.root}/revisions/${revisionId}/labelmap`,
-      { method: "GET", headers: { Accept: "application/octet-stream" } },
+      // JSON too: DRF negotiates before the view runs and answers 406 to a bare
+      // octet-stream Accept, and error bodies ({"detail"}) come back as JSON.
+      { method: "GET", headers: { Accept: "application/octet-stream, application/json;q=0.9" } },
       "Could not load the labelmap",
     );
     return new Uint8Array(await response.arrayBuffer());

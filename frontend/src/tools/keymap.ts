@@ -26,6 +26,7 @@ export type Action =
   | { readonly kind: "help" }
   | { readonly kind: "layout" }
   | { readonly kind: "outline" }
+  | { readonly kind: "uncertainty" }
   | { readonly kind: "segment"; readonly index: number }
   | { readonly kind: "slice"; readonly step: 1 | -1 }
   | { readonly kind: "close" };
@@ -109,6 +110,7 @@ export function actionForKey(input: KeyInput): Action | undefined {
   if (lower === "i") return { kind: "interpolate" };
   if (lower === "l") return { kind: "layout" };
   if (lower === "o") return { kind: "outline" };
+  if (lower === "u") return { kind: "uncertainty" };
   return undefined;
 }
 
@@ -121,6 +123,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { keys: "[ / ]", does: "Brush smaller / larger" },
   { keys: "I", does: "Interpolate the active segment between drawn slices" },
   { keys: "O", does: "Outline / fill" },
+  { keys: "U", does: "Uncertainty heat map (model pre-annotations with one)" },
   { keys: "L", does: "Layout: axial / MPR" },
   { keys: "Shift+1…9", does: "Active segment" },
   { keys: "↑ / ↓, wheel", does: "Previous / next slice" },

@@ -4,16 +4,19 @@
 import {
   Enums,
   RenderingEngine,
+  cache,
   eventTarget,
+  imageLoadPoolManager,
+  imageLoader,
   setVolumesForViewports,
   utilities as csUtils,
   volumeLoader,
   type Types,
 } from "@cornerstonejs/core";
 import { wadors } from "@cornerstonejs/dicom-image-loader";
-import { Enums as ToolEnums } from "@cornerstonejs/tools";
+import { Enums as ToolEnums, utilities as toolUtilities } from "@cornerstonejs/tools";
 
-import { AnnotationsApi, ApiError, errorFromResponse } from "../api/client";
+import { AnnotationsApi, ApiError } from "../api/client";
 import type { Finding, Task } from "../api/types";
 import { connectedComponents, labelSignature } from "../findings/components";
 import { findingsFor } from "../findings/match";
@@ -33,8 +36,9 @@ import {
   type LabelmapStore,
 } from "../segmentation/labelmap";
 import { Saver, type SaveState } from "../segmentation/saver";
+import { loadUncertaintyOverlay, type UncertaintyOverlay } from "../segmentation/uncertaintyOverlay";
 import { gridMismatch, wireGrid } from "../segmentation/voxelOrder";
-import { decodeLabelmap, encodeLabelmap, type GridHeader } from "../segmentation/wire";
+import { encodeLabelmap, type GridHeader, type Labelmap } from "../segmentation/wire";
 import { SHORTCUTS, actionForKey, type Action, type ToolName } from "../tools/keymap";
 import { DEFAULT_BRUSH_SIZE, DEFAULT_THRESHOLD, EDITING_TOOLS, ViewerTools } from "../tools/toolGroups";
 import { choose, shortcutSheet } from "../ui/dialog";
@@ -44,7 +48,9 @@ import { Toasts } from "../ui/toast";
 import { Toolbar, type Layout } from "../ui/toolbar";
 import { LUNG, voiRange, type WindowPreset } from "./presets";
 import { startCornerstone } from "./engine";
-import { framesFromMetadata, seriesUrl, type DicomJson, type SeriesFrames } from "./series";
+import { nearestFirst } from "./loadOrder";
+import { prefetch, type Prefetched } from "./prefetch";
+import { framesFromMetadata, type DicomJson, type SeriesFrames } from "./series";
 
 export interface ViewerConfig {
   readonly taskId: string;
@@ -93,57 +99,78 @@ export class Viewer {
   private cleanSignature: string | null = null;
   private signature: string | null = null;
   private findingsTimer: number | null = null;
+  private lastLoadingRender = 0;
+  private resizeObserver: ResizeObserver | null = null;
   private help: HTMLDialogElement | null = null;
   private editable = false;
+  /** The model revision's uncertainty heat overlay (null: none, or not loaded yet). */
+  private uncertainty: UncertaintyOverlay | null = null;
 
   constructor(
     private readonly root: HTMLElement,
     private readonly config: ViewerConfig,
+    /** Requests main.ts sent while this code loaded (made here when absent). */
+    private readonly early?: Prefetched,
   ) {
     this.api = new AnnotationsApi(config.apiRoot);
   }
 
   async start(): Promise<void> {
     this.root.classList.add("nf-viewer");
+    // data-state on the root: loading, then ready (every frame loaded or failed, the labelmap
+    // shown, editing on) or error. Tests and benchmarks wait on it; CSS may use it.
+    this.setState("loading");
     this.root.replaceChildren(this.progress.element, this.toasts.element, this.dialogs);
     try {
       this.progress.step("Loading task…");
-      const task = await this.api.task(this.config.taskId);
+      performance.mark("nf:start");
+      const early = this.early ?? prefetch(this.config, this.api);
+      const task = await early.task;
       this.task = task;
+      performance.mark("nf:task");
       this.editable = task.permissions.can_edit;
       // Before any metadata is registered: the image loader's init purges its metadata store.
       startCornerstone();
       this.progress.step("Loading series metadata…");
-      const series = await this.loadMetadata(task);
+      const series = this.registerMetadata(await early.metadata);
+      performance.mark("nf:metadata");
       this.series = series;
       const volumeMode = task.series.fit_for_3d !== false && series.uniform;
       this.layout = volumeMode ? "axial" : "stack";
       if (!series.uniform) this.editable = false;
       this.buildPage(task, volumeMode);
       this.engine = new RenderingEngine(ENGINE_ID);
-      await this.loadImages(volumeMode);
-      await this.loadLabelmap(task);
+      const { allLoaded, firstShown } = await this.loadImages(volumeMode);
+      performance.mark("nf:viewports");
+      // The overlay waits for the first image (and its paint): writing and drawing tens of MB
+      // of labels would otherwise hold it back.
+      await Promise.race([firstShown, allLoaded]);
+      performance.mark("nf:first-image");
+      await new Promise((resolve) => window.setTimeout(resolve, 0));
+      this.showOverlay();
+      await this.loadLabelmap(task, early.labelmap);
+      void this.loadUncertainty(task);
+      performance.mark("nf:labelmap");
       this.listen();
+      await allLoaded;
       this.progress.done();
+      performance.mark("nf:ready");
+      this.setState("ready");
     } catch (error) {
       this.progress.done();
+      this.setState("error");
       this.toasts.error(error);
       this.status.textContent = error instanceof Error ? error.message : String(error);
     }
   }
 
+  private setState(state: "loading" | "ready" | "error"): void {
+    this.root.dataset["state"] = state;
+  }
+
   // ---------- loading ----------
 
-  private async loadMetadata(task: Task): Promise<SeriesFrames> {
-    const base = seriesUrl(this.config.dicomwebRoot, task.series.study_instance_uid, task.series.series_instance_uid, window.location.origin);
-    let response: Response;
-    try {
-      response = await fetch(`${base}/metadata`, { headers: { Accept: "application/dicom+json" }, credentials: "same-origin" });
-    } catch (error) {
-      throw new ApiError(0, "network", String(error), null, `Could not load the series: the server could not be reached`);
-    }
-    if (!response.ok) throw await errorFromResponse(response, "Could not load the series");
-    const instances = (await response.json()) as DicomJson[];
+  private registerMetadata({ base, instances }: { base: string; instances: DicomJson[] }): SeriesFrames {
     const series = framesFromMetadata(instances, base);
     if (series.frames.length === 0) throw new Error(`Could not load the series: ${series.problem}`);
     for (const frame of series.frames) {
@@ -152,7 +179,11 @@ export class Viewer {
     return series;
   }
 
-  private async loadImages(volumeMode: boolean): Promise<void> {
+  /**
+   * Mount the viewports and start loading every frame. firstShown: a viewport has drawn the
+   * image it shows; allLoaded: every frame loaded or failed.
+   */
+  private async loadImages(volumeMode: boolean): Promise<{ allLoaded: Promise<void>; firstShown: Promise<void> }> {
     const frames = this.series?.frames ?? [];
     const imageIds = frames.map((f) => f.imageId);
     const wanted = new Set(imageIds);
@@ -160,6 +191,10 @@ export class Viewer {
     let failed = 0;
     const total = imageIds.length;
     this.progress.step("Loading images", 0, total);
+    let finish: () => void = () => undefined;
+    const allLoaded = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
     const loaded = (event: Event): void => {
       const detail = (event as CustomEvent<{ image?: { imageId?: string }; imageId?: string }>).detail;
       const id = detail.image?.imageId ?? detail.imageId ?? "";
@@ -167,12 +202,14 @@ export class Viewer {
       if (event.type === Enums.Events.IMAGE_LOAD_FAILED) failed++;
       done++;
       this.progress.step(failed ? `Loading images (${failed} failed)` : "Loading images", done, total);
+      if (event.type === Enums.Events.IMAGE_LOADED) this.renderIfShown(id);
       if (done === total) {
-        this.progress.done();
+        performance.mark("nf:images-loaded");
+        this.engine?.renderViewports(this.viewportIds());
         if (failed) this.toasts.show(`${failed} of ${total} images could not be loaded or decoded.`, "error");
         eventTarget.removeEventListener(Enums.Events.IMAGE_LOADED, loaded);
         eventTarget.removeEventListener(Enums.Events.IMAGE_LOAD_FAILED, loaded);
-        this.scheduleFindings(0);
+        finish();
       }
     };
     eventTarget.addEventListener(Enums.Events.IMAGE_LOADED, loaded);
@@ -181,13 +218,14 @@ export class Viewer {
     const orientation = reference?.orientation ?? [1, 0, 0, 0, 1, 0];
     if (volumeMode) {
       const volume = await volumeLoader.createAndCacheVolume(VOLUME_ID, { imageIds });
-      (volume as unknown as Types.IStreamingImageVolume).load();
+      streamNearestFirst(volume);
       this.mountViewports();
       this.store = volumeLabelmap(VOLUME_ID, orientation);
     } else {
       this.mountViewports();
       if (this.editable || this.task?.latest_revision) this.store = stackLabelmap(imageIds, orientation);
     }
+    const firstShown = this.firstImageShown();
     if (reference && this.series?.uniform) {
       const geometry = this.task?.series.geometry;
       this.wire = wireGrid(
@@ -202,10 +240,71 @@ export class Viewer {
         this.task?.series.series_instance_uid ?? "",
       ).grid;
     }
-    this.showOverlay();
+    return { allLoaded, firstShown };
   }
 
-  private async loadLabelmap(task: Task): Promise<void> {
+  /** While frames stream in, redraw a viewport only when the slice it shows has arrived. */
+  private renderIfShown(imageId: string): void {
+    for (const id of this.viewportIds()) {
+      const viewport = this.engine?.getViewport(id) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
+      const shown = viewport?.getCurrentImageId();
+      if (shown === imageId) viewport?.render();
+      else if (shown === undefined && this.layout === "mpr" && performance.now() - this.lastLoadingRender > 500) {
+        // Sagittal and coronal views show a little of every frame: every half second is enough.
+        this.lastLoadingRender = performance.now();
+        viewport?.render();
+      }
+    }
+  }
+
+  /** Draw the viewports whose slice has arrived (an empty slice is not worth a redraw). */
+  private renderShownIfLoaded(): void {
+    for (const id of this.viewportIds()) {
+      const viewport = this.engine?.getViewport(id) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
+      const shown = viewport?.getCurrentImageId();
+      if (shown === undefined || cache.isLoaded(shown)) viewport?.render();
+    }
+  }
+
+  /** Resolves once a viewport has drawn the image it shows (not the black of an empty slice). */
+  private firstImageShown(): Promise<void> {
+    return new Promise((resolve) => {
+      const elements = this.viewportIds().flatMap((id) => {
+        const viewport = this.engine?.getViewport(id);
+        return viewport ? [{ viewport: viewport as Types.IVolumeViewport | Types.IStackViewport, element: viewport.element }] : [];
+      });
+      const rendered = (): void => {
+        const drawn = elements.some(({ viewport }) => {
+          const shown = viewport.getCurrentImageId();
+          return shown !== undefined && cache.isLoaded(shown);
+        });
+        if (!drawn) return;
+        for (const { element } of elements) element.removeEventListener(Enums.Events.IMAGE_RENDERED, rendered);
+        resolve();
+      };
+      for (const { element } of elements) element.addEventListener(Enums.Events.IMAGE_RENDERED, rendered);
+    });
+  }
+
+  /** A model revision's uncertainty map, as a heat overlay toggled from the toolbar (U); a 404 is no overlay. */
+  private async loadUncertainty(task: Task): Promise<void> {
+    const frames = this.series?.frames ?? [];
+    try {
+      this.uncertainty = await loadUncertaintyOverlay({
+        revision: task.latest_revision,
+        apiRoot: this.config.apiRoot,
+        grid: this.store ? this.wire : null,
+        source: this.layout === "stack" ? { imageIds: frames.map((f) => f.imageId) } : { volumeId: VOLUME_ID },
+        orientation: frames[0]?.orientation ?? [1, 0, 0, 0, 1, 0],
+        viewportIds: () => this.viewportIds(),
+      });
+      if (this.uncertainty) this.toolbar?.element.append(this.uncertainty.element);
+    } catch (error) {
+      this.toasts.error(error);
+    }
+  }
+
+  private async loadLabelmap(task: Task, prefetched: Promise<Labelmap | null>): Promise<void> {
     const revision = task.latest_revision;
     this.saver = new Saver(this.api, this.config.taskId, revision?.id ?? null, () => this.snapshot(), {
       onState: (state, detail) => this.showSaveState(state, detail),
@@ -213,24 +312,28 @@ export class Viewer {
       onError: (error) => this.toasts.error(error),
     });
     this.findings = [...(revision?.findings ?? [])];
+    let loaded: Uint8Array | undefined;
     if (revision && this.store && this.wire) {
       this.progress.step("Loading labelmap…");
-      const bytes = await this.api.labelmap(revision.id);
-      const labelmap = await decodeLabelmap(bytes);
+      const labelmap = await prefetched;
+      if (!labelmap) throw new Error(`Could not load the labelmap of revision ${revision.id}`);
       const problem = gridMismatch(labelmap.header, this.wire);
       if (problem) {
         this.toasts.show(`The saved labelmap does not fit this series: ${problem}. Editing is off.`, "error");
         this.editable = false;
       } else {
         this.store.write(labelmap.voxels);
+        loaded = labelmap.voxels;
       }
       const who = revision.author_kind === "model" ? `model ${revision.author}` : revision.author;
       this.showSaveState("clean", `Revision ${revision.id} by ${who}`);
     } else {
       this.showSaveState("clean", revision ? `Revision ${revision.id}` : "No revision yet");
     }
-    // Measure what was loaded now, so its signature is the clean state edits are compared with.
-    this.recomputeFindings();
+    // Measure what was loaded now, so its signature is the clean state edits are compared with
+    // (from the wire voxels just written: reading them back out of Cornerstone is a copy).
+    this.cleanSignature = null;
+    this.recomputeFindings(loaded);
     this.panel?.render(this.findings);
     if (this.editable) this.saver.startAutosave(this.config.autosaveSeconds);
   }
@@ -331,11 +434,22 @@ export class Viewer {
     );
     const ids = specs.map((s) => s.id);
     if (volumeMode) {
-      void setVolumesForViewports(engine, [{ volumeId: VOLUME_ID }], ids).then(() => this.applyPreset(this.preset));
+      void setVolumesForViewports(engine, [{ volumeId: VOLUME_ID }], ids).then(() => {
+        this.applyPreset(this.preset, false);
+        this.renderShownIfLoaded();
+      });
     } else {
       const viewport = engine.getViewport("stack") as Types.IStackViewport;
       const imageIds = (this.series?.frames ?? []).map((f) => f.imageId);
-      void viewport.setStack(imageIds, Math.floor(imageIds.length / 2)).then(() => this.applyPreset(this.preset), (error: unknown) => this.toasts.error(error));
+      void viewport.setStack(imageIds, Math.floor(imageIds.length / 2)).then(
+        () => {
+          this.applyPreset(this.preset);
+          // A stack loads only the image shown: fetch the rest, nearest first, so scrolling
+          // is smooth and loading ends (the progress bar and data-state wait for every frame).
+          toolUtilities.stackPrefetch.enable(viewport.element);
+        },
+        (error: unknown) => this.toasts.error(error),
+      );
     }
     const previous = this.tools;
     const tools = new ViewerTools(this.layout === "mpr");
@@ -343,13 +457,26 @@ export class Viewer {
       tools.setBrushSize(previous.size);
       tools.setThreshold(...previous.thresholdRange);
     }
-    for (const id of ids) tools.addViewport(id, ENGINE_ID);
     tools.activate(previous && (previous.activeTool !== "crosshairs" || this.layout === "mpr") ? previous.activeTool : "windowLevel");
+    // Viewports join the group once its tools are set: each tool change redraws the group's
+    // viewports, and a first draw (WebGL set-up) would block the page while frames arrive.
+    for (const id of ids) tools.addViewport(id, ENGINE_ID);
     this.tools = tools;
     this.toolbar?.setActiveTool(tools.activeTool);
     this.toolbar?.setLayout(this.layout);
-    const observer = new ResizeObserver(() => engine.resize(true, true));
-    observer.observe(this.grid);
+    this.watchSize(engine);
+  }
+
+  /** Resize the viewports with the grid (one observer, and no redraw for its first report). */
+  private watchSize(engine: RenderingEngine): void {
+    if (this.resizeObserver) return;
+    let last = "";
+    this.resizeObserver = new ResizeObserver(([entry]) => {
+      const size = entry ? `${entry.contentRect.width}x${entry.contentRect.height}` : "";
+      if (last !== "" && size !== last) engine.resize(true, true);
+      last = size;
+    });
+    this.resizeObserver.observe(this.grid);
   }
 
   private showOverlay(): void {
@@ -367,9 +494,11 @@ export class Viewer {
   private switchLayout(layout: Layout): void {
     if (layout === this.layout || !this.engine) return;
     if (this.store) hideFromViewports(this.viewportIds());
+    this.uncertainty?.detach();
     this.layout = layout;
     this.mountViewports();
     this.showOverlay();
+    this.uncertainty?.attach();
   }
 
   // ---------- tools and display ----------
@@ -380,12 +509,12 @@ export class Viewer {
     this.toolbar?.setActiveTool(this.tools?.activeTool ?? tool);
   }
 
-  private applyPreset(preset: WindowPreset): void {
+  private applyPreset(preset: WindowPreset, render = true): void {
     this.preset = preset;
     for (const id of this.viewportIds()) {
       const viewport = this.engine?.getViewport(id) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
       viewport?.setProperties({ voiRange: voiRange(preset) });
-      viewport?.render();
+      if (render) viewport?.render();
     }
     this.status.textContent = `Window ${preset.name} (W${preset.width} L${preset.level})`;
   }
@@ -490,10 +619,10 @@ export class Viewer {
     }, delayMs);
   }
 
-  private recomputeFindings(): void {
+  private recomputeFindings(wireVoxels?: Uint8Array): void {
     if (!this.store || !this.wire) return;
     const grid = this.wire;
-    const components = connectedComponents(this.store.read(), grid.shape);
+    const components = connectedComponents(wireVoxels ?? this.store.read(), grid.shape);
     this.signature = labelSignature(components);
     this.cleanSignature ??= this.signature;
     if (this.editable && this.signature !== this.cleanSignature) this.saver?.markDirty();
@@ -602,6 +731,9 @@ export class Viewer {
       case "layout":
         this.switchLayout(this.layout === "axial" ? "mpr" : this.layout === "mpr" ? "axial" : "stack");
         return true;
+      case "uncertainty":
+        this.uncertainty?.toggle();
+        return this.uncertainty !== null;
       case "outline": {
         const outlineOnly = this.toolbar?.toggleOutline() ?? false;
         this.setOverlay({ ...this.overlay, outlineOnly });
@@ -622,3 +754,43 @@ export class Viewer {
   }
 }
 
+
+/**
+ * Load a volume's frames nearest its middle slice first (the slice an axial view opens on), and
+ * leave redrawing to the viewer: Cornerstone's default redraws every viewport each time 2 % of
+ * the frames arrive, and each redraw costs tens of milliseconds (hundreds with software WebGL).
+ */
+function streamNearestFirst(volume: Types.IImageVolume): void {
+  const loader: Types.IImagesLoader = {
+    loadImages(imageIds, listener) {
+      const order = nearestFirst(imageIds.length, (imageIds.length - 1) / 2);
+      const requests = order.map(
+        (index) =>
+          new Promise<void>((resolve) => {
+            const imageId = imageIds[index] ?? "";
+            // The volume's own options: its scaling and the buffer each frame is written into.
+            const options = {
+              priority: 0,
+              requestType: Enums.RequestType.Prefetch,
+              ...listener.getLoaderImageOptions?.(imageId),
+            } as Parameters<typeof imageLoader.loadAndCacheImage>[1];
+            const load = (): Promise<void> =>
+              imageLoader
+                .loadAndCacheImage(imageId, options)
+                .then(
+                  (image) => listener.successCallback(imageId, image),
+                  (error: unknown) => listener.errorCallback(imageId, true, error),
+                )
+                .finally(resolve);
+            // One priority for all: the pool sends them in the order they were added.
+            imageLoadPoolManager.addRequest(load, Enums.RequestType.Prefetch, { imageId }, 0);
+          }),
+      );
+      return Promise.all(requests);
+    },
+  };
+  csUtils.imageRetrieveMetadataProvider.add(volume.volumeId, { create: () => loader });
+  // A protected field of Cornerstone's streaming volume; the viewer renders as frames arrive.
+  (volume as unknown as { autoRenderOnLoad: boolean }).autoRenderOnLoad = false;
+  (volume as unknown as Types.IStreamingImageVolume).load();
+}

@@ -9,7 +9,10 @@ let started = false;
 
 export function startCornerstone(): void {
   if (started) return;
-  if (!isCornerstoneInitialized()) coreInit();
+  // One WebGL context: every volume viewport draws in the first one anyway (so the volume's
+  // texture is held once), and the default pool of seven costs memory and start-up time for
+  // nothing, and counts against the browser's limit of live contexts per page.
+  if (!isCornerstoneInitialized()) coreInit({ rendering: { webGlContextCount: 1 } } as Parameters<typeof coreInit>[0]);
   const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency || 2 : 2;
   loaderInit({ maxWebWorkers: Math.max(1, Math.min(4, cores - 1)) });
   toolsInit();

@@ -1,0 +1,44 @@
+// The requests a task page needs before it can show anything — the task, then the series'
+// metadata and the latest revision's labelmap side by side — sent from the entry module, while
+// the viewer's code (Cornerstone and vtk.js, most of the bundle) is still being fetched and
+// compiled. The viewer awaits the promises; it reports their errors as its own.
+
+import { AnnotationsApi, ApiError, errorFromResponse } from "../api/client";
+import type { Task } from "../api/types";
+import { decodeLabelmap, type Labelmap } from "../segmentation/wire";
+import { seriesUrl, type DicomJson } from "./series";
+
+export interface PrefetchConfig {
+  readonly taskId: string;
+  readonly apiRoot: string;
+  readonly dicomwebRoot: string;
+}
+
+export interface Prefetched {
+  readonly task: Promise<Task>;
+  /** The series' WADO-RS base URL and its metadata (one DICOM JSON dataset per instance). */
+  readonly metadata: Promise<{ readonly base: string; readonly instances: DicomJson[] }>;
+  /** The latest revision's labelmap, decoded and checked; null when the task has none. */
+  readonly labelmap: Promise<Labelmap | null>;
+}
+
+export function prefetch(config: PrefetchConfig, api = new AnnotationsApi(config.apiRoot), fetcher: typeof fetch = fetch): Prefetched {
+  const task = api.task(config.taskId);
+  const metadata = task.then((t) => seriesMetadata(config.dicomwebRoot, t, fetcher));
+  const labelmap = task.then(async (t) => (t.latest_revision ? decodeLabelmap(await api.labelmap(t.latest_revision.id)) : null));
+  // Awaited later, by the viewer; until then a failure is not an unhandled rejection.
+  for (const promise of [task, metadata, labelmap]) promise.catch(() => undefined);
+  return { task, metadata, labelmap };
+}
+
+async function seriesMetadata(dicomwebRoot: string, task: Task, fetcher: typeof fetch): Promise<{ base: string; instances: DicomJson[] }> {
+  const base = seriesUrl(dicomwebRoot, task.series.study_instance_uid, task.series.series_instance_uid, window.location.origin);
+  let response: Response;
+  try {
+    response = await fetcher(`${base}/metadata`, { headers: { Accept: "application/dicom+json" }, credentials: "same-origin" });
+  } catch (error) {
+    throw new ApiError(0, "network", String(error), null, "Could not load the series: the server could not be reached");
+  }
+  if (!response.ok) throw await errorFromResponse(response, "Could not load the series");
+  return { base, instances: (await response.json()) as DicomJson[] };
+}

@@ -1,0 +1,249 @@
+"""The task viewer in Chromium against a live server on LIDC-IDRI-0001 (see conftest.py).
+
+What a radiologist does: sign in, open the task with the model's pre-annotation, paint a stroke,
+save, reload and find it again; and what happens when two tabs save from the same parent.
+"""
+
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from django.conf import settings
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from annotations import labelmaps
+from tests.e2e.conftest import Case
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+LOAD_TIMEOUT_MS = 60_000
+# The stroke: a drag across the patient's right lung (left of the image), some slices away from
+# the middle one the viewer opens on.
+SLICES_UP = 20
+STROKE_FROM = (0.30, 0.45)  # fractions of the viewport's width and height
+STROKE_TO = (0.36, 0.48)
+READOUT = re.compile(r"Slice (\d+)/\d+ · \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) mm")
+
+
+def sign_in_and_open(page: Page, server: str, case: Case) -> None:
+    page.goto(f"{server}/tasks/{case.task_id}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.get_by_label("Username").fill(case.annotator)
+    page.get_by_label("Password").fill(case.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(rf"/tasks/{case.task_id}/$"))
+    wait_until_loaded(page)
+
+
+def wait_until_loaded(page: Page) -> None:
+    """Every frame loaded and the labelmap shown: the viewer's root says data-state=ready."""
+    viewer = page.locator("#viewer")
+    expect(viewer).to_have_attribute(
+        "data-state", re.compile("ready|error"), timeout=LOAD_TIMEOUT_MS
+    )
+    expect(viewer).to_have_attribute("data-state", "ready")
+    expect(page.locator(".nf-progress")).to_be_hidden()
+    expect(page.locator(".nf-toast-error")).to_have_count(0)
+
+
+def viewport_image(page: Page) -> np.ndarray:
+    """What the axial view shows, as RGB."""
+    png = page.locator(".nf-viewport").first.screenshot()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+
+
+def at(page: Page, fraction: tuple[float, float]) -> tuple[float, float]:
+    box = page.locator(".nf-viewport").first.bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] * fraction[0], box["y"] + box["height"] * fraction[1]
+
+
+def world_under(page: Page, fraction: tuple[float, float]) -> tuple[int, np.ndarray]:
+    """Hover over a point of the axial view; the readout says the slice and where it is in mm."""
+    page.mouse.move(*at(page, fraction))
+    readout = page.locator(".nf-cursor")
+    expect(readout).to_contain_text("mm")
+    match = READOUT.match(readout.inner_text())
+    assert match, readout.inner_text()
+    return int(match[1]), np.array([float(match[i]) for i in (2, 3, 4)])
+
+
+def scroll_up(page: Page, slices: int) -> None:
+    page.mouse.move(*at(page, (0.5, 0.5)))
+    for _ in range(slices):
+        page.keyboard.press("ArrowUp")
+
+
+def paint_stroke(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.locator("button[data-tool=brush]").click()
+    expect(page.locator("button[data-tool=brush]")).to_have_attribute("aria-pressed", "true")
+    page.mouse.move(*at(page, start))
+    page.mouse.down()
+    page.mouse.move(*at(page, end), steps=8)
+    page.mouse.up()
+
+
+def save_and_wait(page: Page, *, with_button: bool = False) -> int:
+    """Ctrl+S (or the Save button); the server answers 201 and the header says which revision
+    it became."""
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/revisions/")
+    ) as saved:
+        if with_button:
+            page.get_by_role("button", name="Save", exact=True).click()
+        else:
+            page.keyboard.press("Control+s")
+    assert saved.value.status == 201, saved.value.text()
+    state = page.locator(".nf-save-state")
+    expect(state).to_have_attribute("data-state", "clean")
+    expect(state).to_have_text(re.compile(r"Saved as revision \d+"))
+    return int(re.findall(r"\d+", state.inner_text())[-1])
+
+
+def api_get(server: str, case: Case, path: str) -> requests.Response:
+    response = requests.get(
+        f"{server}/api/annotations/{path}",
+        headers={"Authorization": f"Token {case.token}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response
+
+
+def stored_labelmap(server: str, case: Case, revision_id: int) -> labelmaps.Labelmap:
+    payload = api_get(server, case, f"revisions/{revision_id}/labelmap").content
+    return labelmaps.decode(payload, max_voxels=10**8)
+
+
+def voxel_of(header: labelmaps.LabelmapHeader, world: np.ndarray) -> np.ndarray:
+    """(slice, row, column) of a point in mm on the labelmap's grid (its header, not the DICOM)."""
+    direction = np.array(header.direction).reshape(3, 3)  # rows: r, c, n
+    offset = world - np.array(header.origin)
+    column = offset @ direction[0] / header.spacing[2]
+    row = offset @ direction[1] / header.spacing[1]
+    slice_ = offset @ direction[2] / header.spacing[0]
+    return np.array([slice_, row, column])
+
+
+def findings_count(page: Page) -> int:
+    heading = page.locator(".nf-findings h2")
+    return int(re.findall(r"\d+", heading.inner_text())[0])
+
+
+def test_the_built_viewer_and_its_wasm_codecs_are_served(server: str):
+    """Every file of frontend/dist's manifest, and the codecs the decode worker fetches on first
+    use of a compressed syntax (the LIDC frames are raw, so the pages above never ask for them),
+    with the types the browser needs (WebAssembly streaming compilation wants application/wasm)."""
+    dist = settings.FRONTEND_DIST
+    manifest = json.loads((dist / "manifest.json").read_text())
+    files = {chunk["file"] for chunk in manifest.values()}
+    files |= {css for chunk in manifest.values() for css in chunk.get("css", [])}
+    wasm = {f"assets/{path.name}" for path in (dist / "assets").glob("*.wasm")}
+    assert wasm, "the build has no WebAssembly codecs"
+    for name in sorted(files | wasm):
+        response = requests.get(f"{server}/static/{name}", timeout=30)
+        assert response.status_code == 200, name
+        assert len(response.content) == (dist / name).stat().st_size, name
+        expected = {".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm"}
+        kind = expected.get(Path(name).suffix)
+        if kind:
+            assert response.headers["Content-Type"].startswith(kind), (name, response.headers)
+
+
+def test_a_painted_stroke_is_saved_on_its_slice_and_shown_again_after_reload(
+    server: str, lidc_case: Case, page: Page
+):
+    sign_in_and_open(page, server, lidc_case)
+    state = page.locator(".nf-save-state")
+    expect(state).to_have_text(re.compile(rf"^Revision {lidc_case.model_revision_id} by model "))
+    model_findings = findings_count(page)
+    assert model_findings >= 1  # the big nodule of LIDC-IDRI-0001
+
+    shown = viewport_image(page)
+    grey = shown.mean(axis=2)
+    assert grey.std() > 25, "the axial view looks blank"
+    assert (grey > 40).mean() > 0.2, "the axial view is mostly black"
+
+    scroll_up(page, SLICES_UP)
+    start_slice, start_mm = world_under(page, STROKE_FROM)
+    _, end_mm = world_under(page, STROKE_TO)
+    before = viewport_image(page)
+    paint_stroke(page, STROKE_FROM, STROKE_TO)
+    expect(page.locator(".nf-findings h2")).to_have_text(f"Findings ({model_findings + 1})")
+    expect(state).to_have_attribute("data-state", "dirty")
+    revision_id = save_and_wait(page)
+
+    task = api_get(server, lidc_case, f"tasks/{lidc_case.task_id}/").json()
+    assert task["latest_revision"]["id"] == revision_id
+    assert task["latest_revision"]["parent_id"] == lidc_case.model_revision_id
+    assert task["latest_revision"]["author_kind"] == "user"
+    assert len(task["latest_revision"]["findings"]) == model_findings + 1
+    model = stored_labelmap(server, lidc_case, lidc_case.model_revision_id)
+    saved = stored_labelmap(server, lidc_case, revision_id)
+    assert saved.header.shape == model.header.shape == (lidc_case.slices, 512, 512)
+    painted = np.argwhere(saved.voxels != model.voxels)
+    assert len(painted) > 200, f"only {len(painted)} voxels changed"
+    assert (saved.voxels[tuple(painted.T)] == 1).all(), "the stroke is not in the first segment"
+    start, end = voxel_of(saved.header, start_mm), voxel_of(saved.header, end_mm)
+    # One slice: the one under the mouse (k, from the readout's mm, on the server's grid).
+    assert set(painted[:, 0]) == {round(start[0])}, (set(painted[:, 0]), start, end)
+    # Along the drag: every painted voxel within the brush radius (8 mm) of the segment.
+    radius_voxels = 8 / saved.header.spacing[2] + 2
+    segment = end[1:] - start[1:]
+    t = np.clip(((painted[:, 1:] - start[1:]) @ segment) / (segment @ segment), 0, 1)
+    distance = np.linalg.norm(painted[:, 1:] - (start[1:] + t[:, None] * segment), axis=1)
+    assert distance.max() <= radius_voxels, distance.max()
+
+    page.reload()
+    wait_until_loaded(page)
+    expect(state).to_have_text(re.compile(rf"^Revision {revision_id} by "))
+    assert findings_count(page) == model_findings + 1
+    scroll_up(page, SLICES_UP)
+    assert world_under(page, STROKE_FROM)[0] == start_slice
+    after = viewport_image(page)
+    # Under the stroke the overlay tints the lung in the segment's colour (red).
+    x0, y0 = (round(f * n) for f, n in zip(STROKE_FROM, before.shape[1::-1], strict=True))
+    patch = (slice(y0 - 4, y0 + 5), slice(x0 - 4, x0 + 5))
+    red_before = (before[patch][..., 0] - before[patch][..., 1:].mean(axis=-1)).mean()
+    red_after = (after[patch][..., 0] - after[patch][..., 1:].mean(axis=-1)).mean()
+    assert red_after > red_before + 30, (red_before, red_after)
+
+
+def test_a_save_from_a_stale_tab_is_told_of_the_conflict_and_can_keep_its_version(
+    server: str, lidc_case: Case, page: Page
+):
+    sign_in_and_open(page, server, lidc_case)
+    first = page
+    second = page.context.new_page()
+    second.goto(f"{server}/tasks/{lidc_case.task_id}/")
+    wait_until_loaded(second)
+    parent = api_get(server, lidc_case, f"tasks/{lidc_case.task_id}/").json()["latest_revision"]
+
+    paint_stroke(first, (0.30, 0.40), (0.32, 0.42))
+    saved_first = save_and_wait(first, with_button=True)
+
+    paint_stroke(second, (0.62, 0.40), (0.64, 0.42))
+    with second.expect_response(lambda r: r.url.endswith("/revisions/")) as refused:
+        second.keyboard.press("Control+s")
+    assert refused.value.status == 409
+    dialog = second.locator("dialog[open]")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Someone saved this task since you opened it")
+    expect(dialog.get_by_role("button", name="Reload")).to_be_visible()
+    keep = dialog.get_by_role("button", name="Keep mine as a new revision")
+    expect(keep).to_be_visible()
+    expect(second.locator(".nf-save-state")).to_have_attribute("data-state", "conflict")
+
+    with second.expect_response(lambda r: r.url.endswith("/revisions/")) as kept:
+        keep.click()
+    assert kept.value.status == 201
+    expect(dialog).to_have_count(0)
+    expect(second.locator(".nf-save-state")).to_have_text(re.compile(r"Saved as revision \d+"))
+    latest = api_get(server, lidc_case, f"tasks/{lidc_case.task_id}/").json()["latest_revision"]
+    assert latest["parent_id"] == saved_first
+    assert saved_first != parent["id"]
