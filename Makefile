@@ -70,5 +70,9 @@ bench-dicomweb: install
 	bash bench/install-orthanc.sh
 	$(BIN)/python bench/dicomweb.py $(BENCH_ARGS)
 
+# Our viewer vs OHIF (@ohif/app from npm, outside the repo) in Chromium on the same series.
+bench-viewer: install frontend
+	$(BIN)/python bench/viewer.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles
