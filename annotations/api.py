@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,7 @@ from annotations.models import Task
 from annotations.serializers import RevisionIn, RevisionOut, TaskOut
 from annotations.states import EDITABLE, Actor
 from config.errors import PlatformError
+from config.renderers import OctetStreamRenderer
 
 
 class PayloadTooLarge(PlatformError):
@@ -81,6 +83,8 @@ class RevisionList(APIView):
 
 
 class RevisionLabelmap(APIView):
+    renderer_classes = (JSONRenderer, OctetStreamRenderer)
+
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, revision_id: int) -> HttpResponse:
         revision = selectors.revision_for(_user(request), revision_id)

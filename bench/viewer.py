@@ -830,6 +830,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     labels = ["0001", "0003"] if args.series == "both" else [args.series]
+    missing = [label for label in labels if not (args.data / SERIES_DIRS[label]).is_dir()]
+    if missing:
+        print(f"no LIDC-IDRI-{missing[0]} under {args.data} (pass --data)", file=sys.stderr)
+        return 2
     if not (REPO / "frontend" / "dist" / "manifest.json").is_file():
         print("build the frontend first: cd frontend && npm run build", file=sys.stderr)
         return 2
@@ -859,13 +863,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.callback(browser.close)
             bench = Bench(browser, site, args.repeat)
             bench.warm_up_server(viewers, cases)
+            if not args.no_screenshot and args.only != "ohif":
+                # Before the saves below: the task still opens on the model's revision.
+                bench.screenshot(viewers[0], cases[0], args.screenshot)
+                print(f"screenshot: {args.screenshot}")
             # Viewer by viewer per series, so that both meet the same machine state.
             for case in cases:
                 for viewer in viewers:
                     results.setdefault(viewer.name, {})[case.label] = bench.measure(viewer, case)
-            if not args.no_screenshot and args.only != "ohif":
-                bench.screenshot(viewers[0], cases[0], args.screenshot)
-                print(f"screenshot: {args.screenshot}")
             print(f"\nChromium {browser.version}, OHIF {args.ohif_version}, "
                   f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     finally:

@@ -2,12 +2,14 @@
 
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, User
 from config.errors import Forbidden, NotFound
+from config.renderers import OctetStreamRenderer
 from imaging.models import Series
 from inference import registry, services
 from inference.models import InferenceRun, ModelVersion
@@ -77,6 +79,8 @@ class SeriesRuns(APIView):
 
 class RevisionUncertainty(APIView):
     """The uncertainty map of the run that wrote a model revision (the viewer's heat overlay)."""
+
+    renderer_classes = (JSONRenderer, OctetStreamRenderer)
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: None})
     def get(self, request: Request, revision_id: int) -> HttpResponse:

@@ -225,7 +225,7 @@ def test_tta_stores_an_uncertainty_map_the_viewer_can_fetch(team, api):
     runs = api(team.annotator).get(f"/api/inference/series/{series.pk}/runs/").json()
     url = runs[0]["uncertainty_map_url"]
     assert url == f"/api/inference/revisions/{run.revision_id}/uncertainty"
-    response = api(team.annotator).get(url)
+    response = api(team.annotator).get(url, HTTP_ACCEPT="application/octet-stream")
     assert response.status_code == 200
     uncertainty = labelmaps.decode(response.content, max_voxels=10**8)
     assert uncertainty.header.shape == (16, 64, 64)

@@ -59,7 +59,11 @@ def test_annotator_saves_and_reloads_the_voxels(task, team, api):
     assert response.status_code == 201, response.json()
     revision = response.json()
     assert revision["author_kind"] == "user"
-    stored = client.get(revision["labelmap_url"])
+    # The viewer asks for bytes, with JSON for errors.
+    stored = client.get(
+        revision["labelmap_url"], HTTP_ACCEPT="application/octet-stream, application/json;q=0.9"
+    )
+    assert stored.status_code == 200
     assert stored["Cache-Control"] == "private, max-age=31536000, immutable"
     voxels = labelmaps.decode(stored.content, max_voxels=10**8).voxels
     assert voxels[3, 10:14, 10:14].sum() == 16 and voxels.sum() == 16
