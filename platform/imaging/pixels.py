@@ -1,12 +1,10 @@
 """Pixel values of one stored frame, in modality units (HU for CT), for thumbnails and rendering."""
 
-import io
 import json
 
 import numpy as np
-import pydicom
-from pydicom.uid import UID
 
+from imaging.dicomweb.frame_reads import decoded_pixels
 from imaging.models import Instance
 
 
@@ -20,28 +18,15 @@ def frame_values(instance: Instance, frame: int = 1) -> np.ndarray:
     metadata = json.loads(instance.metadata_json)
     slope = _tag(metadata, "00281053", 1.0)
     intercept = _tag(metadata, "00281052", 0.0)
-    signed = _tag(metadata, "00280103", 0.0) == 1.0
-    if UID(instance.transfer_syntax_uid).is_compressed:
-        with instance.file.open("rb") as stored:
-            dataset = pydicom.dcmread(io.BytesIO(stored.read()))
-        pixels = dataset.pixel_array
-        raw = pixels[frame - 1] if instance.number_of_frames > 1 else pixels
-    else:
-        raw = _native_frame(instance, frame, signed)
+    # The same reader as WADO-RS rendering: native frames by byte range with the unused high
+    # bits handled as pydicom does, anything else decoded by pydicom.
+    raw = decoded_pixels(
+        instance,
+        frame,
+        bits_stored=int(_tag(metadata, "00280101", instance.bits_allocated)),
+        signed=_tag(metadata, "00280103", 0.0) == 1.0,
+    )
     return raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)
-
-
-def _native_frame(instance: Instance, frame: int, signed: bool) -> np.ndarray:
-    (offset, length), *_ = instance.frame_index[frame - 1]
-    with instance.file.open("rb") as stored:
-        stored.seek(offset)
-        data = stored.read(length)
-    kind = "i" if signed else "u"
-    dtype = np.dtype(f"<{kind}{max(instance.bits_allocated, 8) // 8}")
-    shape: tuple[int, ...] = (instance.rows, instance.columns)
-    if instance.samples_per_pixel > 1:
-        shape = (*shape, instance.samples_per_pixel)
-    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 def windowed(values: np.ndarray, center: float, width: float) -> np.ndarray:
