@@ -6,14 +6,11 @@ import json
 import struct
 import zlib
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from imaging.models import Series
-
 from config.errors import PlatformError
+from imaging.models import Instance, Series
 
 MAGIC = b"NFLM"
 VERSION = 1
@@ -124,10 +121,8 @@ def _floats(value: object, count: int) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
-def series_header(series: "Series") -> LabelmapHeader:
+def series_header(series: Series) -> LabelmapHeader:
     """The grid of a processed series, as the labelmap header describes it."""
-    from imaging.models import Instance
-
     geometry = series.geometry
     if not geometry or not geometry.get("order"):
         raise InvalidLabelmap("the series has no geometry yet; it is still being processed")
