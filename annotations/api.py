@@ -1,8 +1,12 @@
 """Thin API views over tasks and revisions (/api/annotations/)."""
 
+from typing import Any
+
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -12,11 +16,23 @@ from rest_framework.views import APIView
 from accounts.models import User
 from annotations import selectors, services
 from annotations.errors import RevisionConflict
-from annotations.models import Task
-from annotations.serializers import RevisionIn, RevisionOut, TaskOut
+from annotations.models import Task, TaskState
+from annotations.serializers import (
+    DecisionIn,
+    ReviewOut,
+    RevisionIn,
+    RevisionOut,
+    TaskChangeIn,
+    TaskOut,
+    TaskRow,
+    TasksIn,
+)
 from annotations.states import EDITABLE, Actor
-from config.errors import PlatformError
+from config.errors import NotFound, PlatformError
 from config.renderers import OctetStreamRenderer
+from imaging.models import Series
+from projects.permissions import Action, require
+from projects.selectors import project_for
 
 
 class PayloadTooLarge(PlatformError):
@@ -31,11 +47,68 @@ def _user(request: Request) -> User:
 
 def task_out(task: Task, user: User) -> dict[str, object]:
     actors = services.actors_of(user, task)
+    holds_review = task.state == TaskState.IN_REVIEW and task.reviewer_id == user.pk
+    annotating = Actor.ASSIGNEE in actors and task.state in EDITABLE
     permissions = {
-        "can_edit": Actor.ASSIGNEE in actors and task.state in EDITABLE,
-        "can_submit": Actor.ASSIGNEE in actors and task.state == "in_progress",
+        "can_edit": annotating or (holds_review and Actor.REVIEWER in actors),
+        "can_submit": Actor.ASSIGNEE in actors and task.state == TaskState.IN_PROGRESS,
+        "can_start_review": Actor.REVIEWER in actors and task.state == TaskState.SUBMITTED,
+        "can_decide": holds_review and Actor.REVIEWER in actors,
+        "can_release": task.state == TaskState.IN_REVIEW and (holds_review or Actor.LEAD in actors),
+        "can_reopen": Actor.LEAD in actors and task.state == TaskState.ACCEPTED,
+        "can_assign": Actor.LEAD in actors and task.state in EDITABLE,
     }
-    return dict(TaskOut(task, context={"permissions": permissions}).data)
+    mode = "annotate" if annotating else "review" if holds_review else "read"
+    context = {
+        "permissions": permissions,
+        "mode": mode,
+        "reviews": ReviewOut(selectors.reviews_of(task), many=True).data,
+    }
+    return dict(TaskOut(task, context=context).data)
+
+
+class ProjectTasks(APIView):
+    """A project's tasks (paged), and a lead making tasks from a selection of series or studies."""
+
+    @extend_schema(responses=TaskRow(many=True))
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_for(_user(request), project_id)
+        tasks = selectors.task_list(_user(request), project, request.query_params.dict())
+        paginator = TaskPages()
+        page = paginator.paginate_queryset(tasks, request, view=self)
+        return paginator.get_paginated_response(TaskRow(page, many=True).data)
+
+    @extend_schema(request=TasksIn, responses={201: TaskRow(many=True)})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(_user(request), project_id)
+        require(_user(request), Action.MANAGE_TASKS, project)
+        data = TasksIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        series_ids = list(values["series_ids"]) + list(
+            Series.objects.filter(project=project, study_id__in=values["study_ids"])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if values["study_ids"] and len(series_ids) == len(values["series_ids"]):
+            raise NotFound("the chosen studies have no series in this project")
+        tasks = services.create_tasks(
+            project=project,
+            series_ids=series_ids,
+            by=_user(request),
+            readers=values.get("readers"),
+            priority=values["priority"],
+            due_date=values["due_date"],
+            assignment=values.get("assignment"),
+            assignees=values["assignees"],
+        )
+        return Response(TaskRow(tasks, many=True).data, status=201)
+
+
+class TaskPages(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
 
 
 class TaskDetail(APIView):
@@ -43,6 +116,48 @@ class TaskDetail(APIView):
     def get(self, request: Request, task_id: int) -> Response:
         task = selectors.task_for(_user(request), task_id)
         return Response(task_out(task, _user(request)))
+
+    @extend_schema(request=TaskChangeIn, responses=TaskOut)
+    def patch(self, request: Request, task_id: int) -> Response:
+        """A lead assigns the task, or changes its priority or due date."""
+        user = _user(request)
+        task = selectors.task_for(user, task_id)
+        data = TaskChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        with transaction.atomic():
+            if "assignee" in values:
+                task = services.assign_task(task=task, assignee=values["assignee"], by=user)
+            if "priority" in values or "due_date" in values:
+                task = services.change_task(
+                    task=task,
+                    by=user,
+                    priority=values.get("priority"),
+                    due_date=values.get("due_date", "unchanged"),
+                )
+        return Response(task_out(selectors.task_for(user, task_id), user))
+
+
+class TaskHistory(APIView):
+    """The task's audit trail (newest first) and its revisions."""
+
+    @extend_schema(responses=None)
+    def get(self, request: Request, task_id: int) -> Response:
+        task = selectors.task_for(_user(request), task_id)
+        events = [
+            {
+                "id": event.id,
+                "action": event.action,
+                "actor": event.actor.username if event.actor else "platform",
+                "target": f"{event.target_type} #{event.target_id}",
+                "before": event.before,
+                "after": event.after,
+                "at": event.created_at,
+            }
+            for event in selectors.timeline(task)[:500]
+        ]
+        revisions = RevisionOut(selectors.history(task), many=True).data
+        return Response({"events": events, "revisions": revisions})
 
 
 class RevisionList(APIView):
@@ -102,6 +217,47 @@ class TaskSubmit(APIView):
         task = selectors.task_for(_user(request), task_id)
         task = services.submit_task(task=task, user=_user(request))
         return Response(task_out(task, _user(request)))
+
+
+class TaskAction(APIView):
+    """One reviewer or lead move on a task; subclasses name the service."""
+
+    def act(self, task: Task, user: User, data: dict[str, Any]) -> object:
+        raise NotImplementedError
+
+    @extend_schema(request=DecisionIn, responses=TaskOut)
+    def post(self, request: Request, task_id: int) -> Response:
+        user = _user(request)
+        task = selectors.task_for(user, task_id)
+        data = DecisionIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.act(task, user, dict(data.validated_data))
+        return Response(task_out(selectors.task_for(user, task_id), user))
+
+
+class StartReview(TaskAction):
+    def act(self, task: Task, user: User, data: dict[str, Any]) -> object:
+        return services.start_review(task=task, reviewer=user)
+
+
+class ReleaseReview(TaskAction):
+    def act(self, task: Task, user: User, data: dict[str, Any]) -> object:
+        return services.release_review(task=task, by=user)
+
+
+class Accept(TaskAction):
+    def act(self, task: Task, user: User, data: dict[str, Any]) -> object:
+        return services.accept_task(task=task, reviewer=user, **data)
+
+
+class Rework(TaskAction):
+    def act(self, task: Task, user: User, data: dict[str, Any]) -> object:
+        return services.send_to_rework(task=task, reviewer=user, **data)
+
+
+class Reopen(TaskAction):
+    def act(self, task: Task, user: User, data: dict[str, Any]) -> object:
+        return services.reopen_task(task=task, lead=user, comment=data["comment"])
 
 
 class NextTask(APIView):

@@ -5,6 +5,7 @@ from annotations.models import TaskState
 from annotations.selectors import task_counts
 from projects.models import Project
 from projects.panels import ProjectPanel, register_panel
+from projects.permissions import Action, can
 
 
 def _tasks_context(project: Project, user: User) -> dict[str, Any]:
@@ -12,6 +13,7 @@ def _tasks_context(project: Project, user: User) -> dict[str, Any]:
     return {
         "task_total": sum(counts.values()),
         "task_states": [(TaskState(state).label, n) for state, n in counts.items()],
+        "is_lead": can(user, Action.VIEW_DASHBOARD, project),
     }
 
 

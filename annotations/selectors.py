@@ -3,9 +3,10 @@
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Role, User
-from annotations.models import Revision, Task, TaskState
+from annotations.models import Review, Revision, Task, TaskState
+from annotations.states import OPEN
 from config.errors import NotFound
-from projects.models import Membership, Project
+from projects.models import AuditEvent, Membership, Project
 
 
 def task_counts(project: Project) -> dict[str, int]:
@@ -49,14 +50,52 @@ def history(task: Task) -> QuerySet[Revision]:
 
 
 def next_task_for(user: User) -> Task | None:
-    """The user's highest-priority open task (oldest first among equals)."""
+    """The user's highest-priority open work (oldest first among equals): tasks assigned to them
+    to annotate, tasks they hold in review, and submitted tasks in projects they review, where
+    nobody reviews their own reading."""
+    order = ("-priority", "created_at", "id")
+    own = Task.objects.filter(
+        assignee=user,
+        state__in=OPEN,
+        project__memberships__user=user,
+        project__memberships__role=Role.ANNOTATOR,
+    )
+    held = Task.objects.filter(reviewer=user, state=TaskState.IN_REVIEW)
+    reviewing = Membership.objects.filter(user=user, role=Role.REVIEWER).values("project")
+    waiting = Task.objects.filter(
+        project__in=reviewing, state=TaskState.SUBMITTED, series__consensus__isnull=True
+    ).exclude(assignee=user)
+    candidates = [qs.order_by(*order).first() for qs in (held, own, waiting)]
+    found = [task for task in candidates if task is not None]
+    return min(found, key=lambda t: (-t.priority, t.created_at, t.pk)) if found else None
+
+
+def task_list(user: User, project: Project, filters: dict[str, str]) -> QuerySet[Task]:
+    """The project's tasks the user may see, filtered by state, assignee or series; newest first."""
+    tasks = tasks_visible_to(user).filter(project=project).select_related("assignee", "reviewer")
+    if state := filters.get("state"):
+        tasks = tasks.filter(state=state)
+    if assignee := filters.get("assignee"):
+        tasks = tasks.filter(assignee__username=assignee)
+    if series := filters.get("series"):
+        tasks = tasks.filter(series_id=series)
+    return tasks.order_by("-priority", "-id")
+
+
+def reviews_of(task: Task) -> QuerySet[Review]:
+    return task.reviews.select_related("reviewer").order_by("-id")
+
+
+def timeline(task: Task) -> QuerySet[AuditEvent]:
+    """Everything that happened to the task and its revisions and reviews, newest first."""
+    revision_ids = task.revisions.values("id")
+    review_ids = task.reviews.values("id")
     return (
-        Task.objects.filter(
-            assignee=user,
-            state__in=(TaskState.NEW, TaskState.IN_PROGRESS, TaskState.REWORK),
-            project__memberships__user=user,
-            project__memberships__role=Role.ANNOTATOR,
+        AuditEvent.objects.filter(
+            Q(target_type="task", target_id=task.pk)
+            | Q(target_type="revision", target_id__in=revision_ids)
+            | Q(target_type="review", target_id__in=review_ids)
         )
-        .order_by("-priority", "created_at", "id")
-        .first()
+        .select_related("actor")
+        .order_by("-id")
     )

@@ -2,7 +2,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from annotations.models import Revision, Task
+from accounts.models import User
+from annotations.models import Review, Revision, Task
+from projects.models import Assignment
 
 
 class RevisionOut(serializers.ModelSerializer):
@@ -43,14 +45,24 @@ class TaskOut(serializers.ModelSerializer):
     latest_revision = RevisionOut(allow_null=True)
     schema = serializers.JSONField(source="project.label_schema")
     assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
+    reviewer = serializers.CharField(source="reviewer.username", allow_null=True, default=None)
     permissions = serializers.SerializerMethodField()
+    mode = serializers.SerializerMethodField()
+    reviews = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
         fields = (
-            "id", "project_id", "state", "priority", "reader_slot", "assignee", "series",
-            "latest_revision", "schema", "permissions", "created_at", "updated_at",
+            "id", "project_id", "state", "priority", "due_date", "reader_slot", "assignee",
+            "reviewer", "series", "latest_revision", "schema", "permissions", "mode", "reviews",
+            "rework_count", "created_at", "updated_at",
         )  # fmt: skip
+
+    def get_mode(self, task: Task) -> str:
+        return str(self.context.get("mode", "read"))
+
+    def get_reviews(self, task: Task) -> list[dict[str, Any]]:
+        return list(self.context.get("reviews", []))
 
     def get_permissions(self, task: Task) -> dict[str, Any]:
         return dict(self.context.get("permissions", {}))
@@ -60,3 +72,70 @@ class RevisionIn(serializers.Serializer):
     labelmap = serializers.FileField()
     findings = serializers.JSONField(required=False)
     parent_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class TaskRow(serializers.ModelSerializer):
+    """A task in a list: no schema, no revision payloads."""
+
+    assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
+    reviewer = serializers.CharField(source="reviewer.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Task
+        fields = (
+            "id", "series_id", "reader_slot", "state", "priority", "due_date", "assignee",
+            "reviewer", "latest_revision_id", "rework_count", "created_at", "updated_at",
+        )  # fmt: skip
+
+
+class ReviewOut(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username")
+
+    class Meta:
+        model = Review
+        fields = (
+            "id", "revision_id", "reviewer", "decision", "comment", "finding_comments",
+            "model_version_id", "model_dice", "created_at",
+        )  # fmt: skip
+
+
+class TasksIn(serializers.Serializer):
+    series_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=10000
+    )
+    study_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, max_length=10000
+    )
+    readers = serializers.IntegerField(min_value=1, max_value=4, required=False)
+    priority = serializers.IntegerField(required=False, default=0)
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+    assignment = serializers.ChoiceField(choices=Assignment.choices, required=False)
+    assignees = serializers.ListField(
+        child=serializers.SlugRelatedField(
+            slug_field="username", queryset=User.objects.filter(is_active=True)
+        ),
+        required=False,
+        default=list,
+        max_length=4,
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not data["series_ids"] and not data["study_ids"]:
+            raise serializers.ValidationError("choose series_ids or study_ids")
+        return data
+
+
+class TaskChangeIn(serializers.Serializer):
+    assignee = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    priority = serializers.IntegerField(required=False)
+    due_date = serializers.DateField(required=False, allow_null=True)
+
+
+class DecisionIn(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    finding_comments = serializers.JSONField(required=False, default=None)

@@ -4,6 +4,7 @@ from enum import Enum
 
 from annotations.errors import TransitionRefused
 from annotations.models import TaskState
+from config.errors import Forbidden
 
 
 class Actor(Enum):
@@ -19,14 +20,21 @@ TRANSITIONS: dict[tuple[TaskState, TaskState], frozenset[Actor]] = {
     (TaskState.SUBMITTED, TaskState.IN_REVIEW): frozenset({Actor.REVIEWER}),
     (TaskState.IN_REVIEW, TaskState.ACCEPTED): frozenset({Actor.REVIEWER}),
     (TaskState.IN_REVIEW, TaskState.REWORK): frozenset({Actor.REVIEWER}),
+    # A reviewer who cannot finish hands the task back to the review queue; a lead may too.
+    (TaskState.IN_REVIEW, TaskState.SUBMITTED): frozenset({Actor.REVIEWER, Actor.LEAD}),
+    # A lead reopens accepted work when a problem turns up later.
+    (TaskState.ACCEPTED, TaskState.REWORK): frozenset({Actor.LEAD}),
 }
 
 # States in which the assignee's saves are accepted (a save moves NEW/REWORK to IN_PROGRESS).
 EDITABLE = frozenset({TaskState.NEW, TaskState.IN_PROGRESS, TaskState.REWORK})
+# States that count as the assignee's open work (next task, workload-based assignment).
+OPEN = (TaskState.NEW, TaskState.IN_PROGRESS, TaskState.REWORK)
 
 
 def check_transition(current: str, target: TaskState, actors: set[Actor]) -> None:
-    """Raise TransitionRefused (409) naming the states unless `actors` may make this move."""
+    """Raise TransitionRefused (409) for a move the table lacks, Forbidden (403) for a move that
+    exists but not for these actors; both name the states and who may."""
     allowed = TRANSITIONS.get((TaskState(current), target))
     if allowed is None:
         raise TransitionRefused(
@@ -34,4 +42,4 @@ def check_transition(current: str, target: TaskState, actors: set[Actor]) -> Non
         )
     if not allowed & actors:
         who = " or ".join(sorted(actor.value for actor in allowed))
-        raise TransitionRefused(f"only {who} may move this task to {target.label.lower()}")
+        raise Forbidden(f"only {who} may move this task to {target.label.lower()}")

@@ -1,11 +1,24 @@
-"""Pages: a task in the viewer, and "next task"."""
+"""Pages: a task in the viewer, "next task", and a project's task list for leads."""
 
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from annotations import selectors
+from annotations import selectors, services
+from annotations.assignment import annotators_of
+from annotations.forms import AssignForm, CreateTasksForm, WorkflowForm
+from annotations.models import TaskState
+from config.errors import PlatformError
+from imaging.models import Series, Study
+from projects.models import Project
+from projects.permissions import Action, can, require
+from projects.selectors import project_for
 
 
 def _user(request: HttpRequest) -> User:
@@ -19,7 +32,10 @@ def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
     context = {
         "task": task,
         "dicomweb_root": f"/dicomweb/projects/{task.project_id}",
-        "history": selectors.history(task)[:50],
+        "history": selectors.history(task)[:200],
+        "events": selectors.timeline(task)[:200],
+        "reviews": selectors.reviews_of(task),
+        "opened_revision": request.GET.get("revision", ""),
     }
     return render(request, "annotations/task.html", context)
 
@@ -30,3 +46,107 @@ def next_task(request: HttpRequest) -> HttpResponse:
     if task is None:
         return render(request, "annotations/no_tasks.html")
     return redirect("task-page", task_id=task.pk)
+
+
+def _study_choices(project: Project) -> list[tuple[int, str]]:
+    studies = Study.objects.filter(project=project).select_related("patient").order_by("-id")
+    return [
+        (s.pk, f"{s.patient.patient_id} · {s.study_date or 'no date'} · {s.description or s.pk}")
+        for s in studies[:1000]
+    ]
+
+
+def _tasks_context(request: HttpRequest, project: Project, user: User) -> dict[str, Any]:
+    filters = {key: request.GET.get(key, "") for key in ("state", "assignee")}
+    tasks = selectors.task_list(user, project, filters).select_related("series__study__patient")
+    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    is_lead = can(user, Action.MANAGE_TASKS, project)
+    annotators = annotators_of(project) if is_lead else []
+    return {
+        "project": project,
+        "page": page,
+        "filters": filters,
+        "states": TaskState.choices,
+        "is_lead": is_lead,
+        "annotators": annotators,
+        "open_states": {TaskState.NEW, TaskState.IN_PROGRESS, TaskState.REWORK},
+        "create_form": CreateTasksForm(project=project, studies=_study_choices(project))
+        if is_lead
+        else None,
+        "workflow_form": WorkflowForm(instance=project) if is_lead else None,
+    }
+
+
+@login_required
+def project_tasks(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's tasks, filtered and paged; leads also create, assign and configure here."""
+    user = _user(request)
+    project = project_for(user, project_id)
+    return render(request, "annotations/project_tasks.html", _tasks_context(request, project, user))
+
+
+@login_required
+@require_POST
+def create_tasks_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    user = _user(request)
+    project = project_for(user, project_id)
+    require(user, Action.MANAGE_TASKS, project)
+    form = CreateTasksForm(request.POST, project=project, studies=_study_choices(project))
+    context = _tasks_context(request, project, user)
+    if form.is_valid():
+        values = form.cleaned_data
+        series_ids = Series.objects.filter(
+            project=project, study_id__in=values["studies"]
+        ).values_list("pk", flat=True)
+        try:
+            made = services.create_tasks(
+                project=project,
+                series_ids=list(series_ids),
+                by=user,
+                readers=values["readers"],
+                priority=values["priority"],
+                due_date=values["due_date"],
+                assignment=values["assignment"],
+            )
+        except PlatformError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, f"{len(made)} task(s) created.")
+            return redirect("project-tasks", project_id=project.pk)
+    context["create_form"] = form
+    return render(request, "annotations/project_tasks.html", context, status=400)
+
+
+@login_required
+@require_POST
+def assign_task_page(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
+    user = _user(request)
+    project = project_for(user, project_id)
+    require(user, Action.MANAGE_TASKS, project)
+    task = selectors.task_for(user, task_id)
+    form = AssignForm(request.POST, annotators=annotators_of(project))
+    if not form.is_valid() or task.project_id != project.pk:
+        messages.error(request, "choose an annotator of this project")
+    else:
+        try:
+            services.assign_task(task=task, assignee=form.cleaned_data["assignee"], by=user)
+        except PlatformError as error:
+            messages.error(request, f"Task {task.pk}: {error.detail}")
+        else:
+            messages.success(request, f"Task {task.pk} assigned.")
+    return redirect("project-tasks", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def workflow_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+    user = _user(request)
+    project = project_for(user, project_id)
+    require(user, Action.CHANGE, project)
+    form = WorkflowForm(request.POST, instance=project)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Workflow settings saved.")
+        return redirect("project-tasks", project_id=project.pk)
+    context = _tasks_context(request, project, user) | {"workflow_form": form}
+    return render(request, "annotations/project_tasks.html", context, status=400)

@@ -20,7 +20,7 @@ from django.db.models import F
 from annotations import labelmaps
 from annotations.errors import RevisionConflict
 from annotations.models import Task
-from annotations.services import save_model_revision
+from annotations.services import create_task, save_model_revision
 from config.errors import PlatformError
 from imaging.models import Series
 from inference.models import InferenceRun, ModelVersion, RunState
@@ -187,7 +187,7 @@ def _tasks_to_preannotate(series: Series) -> list[Task]:
     """Every reader's task of the series (one is created when the series has none)."""
     tasks = list(Task.objects.filter(series=series).order_by("reader_slot"))
     if not tasks:
-        tasks = [Task.objects.create(project_id=series.project_id, series=series)]
+        tasks = [create_task(series=series)]
     return tasks
 
 

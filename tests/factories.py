@@ -1,6 +1,7 @@
 import factory
 
 from accounts.models import Role, User
+from imaging.models import Patient, Series, SeriesState, Study
 from projects.models import Membership, Project
 from projects.schema import default_schema
 
@@ -32,3 +33,33 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.ANNOTATOR
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    project = factory.SubFactory(ProjectFactory)
+    patient_id = factory.Sequence(lambda n: f"P{n:05d}")
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    """Study rows without images: for workflow tests that never read pixels."""
+
+    class Meta:
+        model = Study
+
+    project = factory.SubFactory(ProjectFactory)
+    patient = factory.SubFactory(PatientFactory, project=factory.SelfAttribute("..project"))
+    study_instance_uid = factory.Sequence(lambda n: f"2.25.1{n}")
+
+
+class SeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Series
+
+    project = factory.SubFactory(ProjectFactory)
+    study = factory.SubFactory(StudyFactory, project=factory.SelfAttribute("..project"))
+    series_instance_uid = factory.Sequence(lambda n: f"2.25.2{n}")
+    modality = "CT"
+    state = SeriesState.READY

@@ -11,6 +11,7 @@ from imaging.models import Series
 from imaging.processing import process_series
 from imaging.services import ingest_batch
 from tests.dicom_factory import series_bytes
+from tests.factories import SeriesFactory
 
 SLICES = 8
 
@@ -70,7 +71,9 @@ def test_annotator_saves_and_reloads_the_voxels(task, team, api):
     detail = client.get(f"/api/annotations/tasks/{task.pk}/").json()
     assert detail["latest_revision"]["id"] == revision["id"]
     assert detail["state"] == TaskState.IN_PROGRESS
-    assert detail["permissions"] == {"can_edit": True, "can_submit": True}
+    assert detail["mode"] == "annotate"
+    assert detail["permissions"]["can_edit"] and detail["permissions"]["can_submit"]
+    assert not detail["permissions"]["can_start_review"]
 
 
 def test_a_save_from_a_stale_parent_is_a_conflict(task, team, api):
@@ -142,7 +145,9 @@ def test_submit_needs_a_revision_and_then_hands_the_task_in(task, team, api):
 
 
 def test_next_task_is_the_highest_priority_open_one(task, team, api, client):
-    urgent = create_task(series=task.series, assignee=team.annotator, reader_slot=2, priority=5)
+    urgent = create_task(
+        series=SeriesFactory.create(project=team.project), assignee=team.annotator, priority=5
+    )
     assert api(team.annotator).get("/api/annotations/tasks/next/").json()["id"] == urgent.pk
     assert api(team.reviewer).get("/api/annotations/tasks/next/").status_code == 204
     client.force_login(team.annotator)

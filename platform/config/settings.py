@@ -288,6 +288,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `state`; name each enum after its model's choices.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStateEnum": "annotations.models.TaskState",
+        "SeriesStateEnum": "imaging.models.SeriesState",
+        "RunStateEnum": "inference.models.RunState",
+    },
 }
 
 # --- Logging: structured, never patient data (log primary keys) -------------------------------

@@ -30,6 +30,7 @@ urlpatterns = [
     path("projects/", include("projects.page_urls")),
     path("projects/<int:project_id>/", include("imaging.page_urls")),
     path("projects/<int:project_id>/", include("inference.page_urls")),
+    path("projects/<int:project_id>/", include("annotations.project_urls")),
     path("dicomweb/", include("imaging.dicomweb.urls")),
     path("tasks/", include("annotations.page_urls")),
     path("api/", include(api)),

@@ -76,6 +76,7 @@ class MemberList(APIView):
             project=project,
             user=data.validated_data["username"],
             role=Role(data.validated_data["role"]),
+            by=_user(request),
         )
         return Response(MemberOut(membership).data, status=201)
 
@@ -90,5 +91,5 @@ class MemberDetail(APIView):
         member = User.objects.filter(pk=user_id).first()
         if member is None:
             raise NotFound("no such user")
-        services.remove_member(project=project, user=member, role=Role(role))
+        services.remove_member(project=project, user=member, role=Role(role), by=_user(request))
         return Response(status=204)

@@ -14,6 +14,8 @@ class Action(Enum):
     MANAGE_MEMBERS = "manage members"
     DELETE = "delete the project"
     UPLOAD = "upload images"
+    MANAGE_TASKS = "create and assign tasks"
+    VIEW_DASHBOARD = "see the project's dashboard"
 
 
 # Site admins may do everything; a member may do what one of their roles allows.
@@ -24,6 +26,8 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.DELETE: frozenset(),
     # Leads and annotators bring images in; reviewers only judge labels.
     Action.UPLOAD: frozenset({Role.LEAD, Role.ANNOTATOR}),
+    Action.MANAGE_TASKS: frozenset({Role.LEAD}),
+    Action.VIEW_DASHBOARD: frozenset({Role.LEAD}),
 }
 
 

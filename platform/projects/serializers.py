@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Role, User
-from projects.models import Membership, Project
+from projects.models import Assignment, Membership, Project
 from projects.schema import InvalidSchema, parse_schema
 
 
@@ -20,6 +20,7 @@ class ProjectOut(serializers.ModelSerializer):
         model = Project
         fields = (
             "id", "name", "slug", "description", "label_schema", "deidentify",
+            "preannotate_on_ingest", "readers_per_series", "assignment", "tasks_on_ingest",
             "created_at", "updated_at",
         )  # fmt: skip
 
@@ -36,6 +37,10 @@ class ProjectUpdateIn(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     label_schema = serializers.JSONField(required=False, validators=[_validate_schema])
     deidentify = serializers.BooleanField(required=False)
+    preannotate_on_ingest = serializers.BooleanField(required=False)
+    readers_per_series = serializers.IntegerField(min_value=1, max_value=4, required=False)
+    assignment = serializers.ChoiceField(choices=Assignment.choices, required=False)
+    tasks_on_ingest = serializers.BooleanField(required=False)
 
 
 class MemberOut(serializers.ModelSerializer):

@@ -7,6 +7,7 @@ from django.utils.text import slugify
 
 from accounts.models import Role, User
 from config.errors import Conflict, Forbidden, NotFound
+from projects import audit
 from projects.models import Membership, Project
 from projects.schema import default_schema, parse_schema
 
@@ -32,7 +33,7 @@ def create_project(
         deidentify=deidentify,
         created_by=creator,
     )
-    Membership.objects.create(project=project, user=creator, role=Role.LEAD)
+    add_member(project=project, user=creator, role=Role.LEAD, by=creator)
     return project
 
 
@@ -60,17 +61,25 @@ def delete_project(*, project: Project) -> None:
     project.delete()
 
 
-def add_member(*, project: Project, user: User, role: Role) -> Membership:
+def add_member(*, project: Project, user: User, role: Role, by: User | None = None) -> Membership:
     """Give `user` a role in the project; holding it already is a Conflict, not a duplicate row."""
     try:
         with transaction.atomic():
-            return Membership.objects.create(project=project, user=user, role=role)
+            membership = Membership.objects.create(project=project, user=user, role=role)
+            audit.record(
+                actor=by,
+                action="membership.added",
+                target=membership,
+                project_id=project.pk,
+                after={"user_id": user.pk, "role": role.value},
+            )
+            return membership
     except IntegrityError:
         raise Conflict(f"{user.username} is already {role.label.lower()} here") from None
 
 
 @transaction.atomic
-def remove_member(*, project: Project, user: User, role: Role) -> None:
+def remove_member(*, project: Project, user: User, role: Role, by: User | None = None) -> None:
     """Take a role away; the last lead of a project cannot be removed."""
     memberships = Membership.objects.select_for_update().filter(project=project)
     membership = memberships.filter(user=user, role=role).first()
@@ -78,4 +87,11 @@ def remove_member(*, project: Project, user: User, role: Role) -> None:
         raise NotFound(f"{user.username} is not {role.label.lower()} here")
     if role == Role.LEAD and memberships.filter(role=Role.LEAD).count() == 1:
         raise Conflict("a project keeps at least one lead")
+    audit.record(
+        actor=by,
+        action="membership.removed",
+        target=membership,
+        project_id=project.pk,
+        before={"user_id": user.pk, "role": role.value},
+    )
     membership.delete()

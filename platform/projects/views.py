@@ -71,6 +71,7 @@ def member_add(request: HttpRequest, project_id: int) -> HttpResponse:
                 project=project,
                 user=form.cleaned_data["username"],
                 role=Role(form.cleaned_data["role"]),
+                by=user,
             )
         except Conflict as conflict:
             form.add_error(None, conflict.detail)
@@ -92,5 +93,5 @@ def member_remove(request: HttpRequest, project_id: int, user_id: int, role: str
     member = User.objects.filter(pk=user_id).first()
     if member is None or role not in Role.values:
         raise NotFound("no such member")
-    services.remove_member(project=project, user=member, role=Role(role))
+    services.remove_member(project=project, user=member, role=Role(role), by=user)
     return render(request, "projects/_members.html", _members_context(project, user))
