@@ -14,11 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from annotations import selectors, services
+from annotations import consensus, selectors, services
 from annotations.errors import RevisionConflict
-from annotations.models import Task, TaskState
+from annotations.models import Consensus, Task, TaskState
 from annotations.serializers import (
+    ConsensusOut,
     DecisionIn,
+    ResolveIn,
     ReviewOut,
     RevisionIn,
     RevisionOut,
@@ -267,3 +269,48 @@ class NextTask(APIView):
         if task is None:
             return Response(status=204)
         return Response(task_out(task, _user(request)))
+
+
+class ConsensusDetail(APIView):
+    @extend_schema(responses=ConsensusOut)
+    def get(self, request: Request, consensus_id: int) -> Response:
+        found = selectors.consensus_for(_user(request), consensus_id)
+        return Response(ConsensusOut(found).data)
+
+
+class SeriesConsensus(APIView):
+    @extend_schema(responses=ConsensusOut)
+    def get(self, request: Request, series_id: int) -> Response:
+        found = Consensus.objects.filter(series_id=series_id).values_list("pk", flat=True).first()
+        if found is None:
+            raise NotFound("no consensus for this series (yet)")
+        return Response(ConsensusOut(selectors.consensus_for(_user(request), found)).data)
+
+
+class ConsensusResolve(APIView):
+    @extend_schema(request=ResolveIn, responses=ConsensusOut)
+    def post(self, request: Request, consensus_id: int) -> Response:
+        found = selectors.consensus_for(_user(request), consensus_id)
+        data = ResolveIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        resolved = consensus.resolve_consensus(
+            consensus=found,
+            reviewer=_user(request),
+            include=set(data.validated_data["include"]),
+            comment=data.validated_data["comment"],
+        )
+        return Response(ConsensusOut(resolved).data)
+
+
+class ConsensusLabelmap(APIView):
+    renderer_classes = (JSONRenderer, OctetStreamRenderer)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, consensus_id: int) -> HttpResponse:
+        found = selectors.consensus_for(_user(request), consensus_id)
+        which = request.query_params.get("which", "proposed")
+        stored_file = found.labelmap if which == "final" else found.proposed_labelmap
+        if which not in ("proposed", "final") or not stored_file:
+            raise NotFound(f"no {which} labelmap for this consensus")
+        with stored_file.open("rb") as stored:
+            return HttpResponse(stored.read(), content_type="application/octet-stream")

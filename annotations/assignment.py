@@ -27,6 +27,16 @@ class Manual:
         return None
 
 
+class Named:
+    """The readers a lead names, in order; one who already reads the series keeps their slot."""
+
+    def __init__(self, readers: list[User]) -> None:
+        self.readers = readers
+
+    def pick(self, *, excluded: set[int]) -> User | None:
+        return next((r for r in self.readers if r.pk not in excluded), None)
+
+
 class RoundRobin:
     """Annotators in turn, continuing after whoever got the project's most recent task."""
 

@@ -14,9 +14,11 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import create_user
+from annotations.lidc_import import import_lidc_reads
 from annotations.services import create_task
 from imaging.models import Series
 from imaging.outcomes import IngestReport
+from imaging.processing import process_series
 from imaging.services import ingest_batch
 from projects.models import Membership, Project
 from projects.services import create_project
@@ -61,8 +63,28 @@ def load_demo(
     for start in range(0, len(files), INGEST_BATCH):
         batch = files[start : start + INGEST_BATCH]
         reports += ingest_batch(project=project, items=[(f.name, f.read_bytes()) for f in batch])
+    if data_dir is not None:
+        _import_lidc_reads(project, data_dir)
     _assign_untasked_series(project)
     return project, logins, reports
+
+
+# This case's four LIDC reads become four readers, so the demo has a consensus to review.
+CONSENSUS_CASE = "LIDC-IDRI-0003"
+
+
+def _import_lidc_reads(project: Project, data_dir: Path) -> None:
+    for xml in sorted(data_dir.glob(f"{CONSENSUS_CASE}/*/*/*.xml")):
+        series = (
+            Series.objects.filter(project=project, series_instance_uid__isnull=False)
+            .filter(series_instance_uid=xml.parent.name)
+            .first()
+        )
+        if series is None:
+            continue
+        if not series.geometry:  # the worker may not have got to it yet: do it here, once
+            process_series(series_id=series.pk)
+        import_lidc_reads(project=project, xml=xml)
 
 
 def _assign_untasked_series(project: Project) -> None:

@@ -5,4 +5,5 @@ from annotations import views
 urlpatterns = [
     path("next/", views.next_task, name="next-task"),
     path("<int:task_id>/", views.task_page, name="task-page"),
+    path("consensus/<int:consensus_id>/", views.consensus_page, name="consensus-page"),
 ]

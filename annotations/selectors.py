@@ -3,7 +3,7 @@
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Role, User
-from annotations.models import Review, Revision, Task, TaskState
+from annotations.models import Consensus, Review, Revision, Task, TaskState
 from annotations.states import OPEN
 from config.errors import NotFound
 from projects.models import AuditEvent, Membership, Project
@@ -98,4 +98,27 @@ def timeline(task: Task) -> QuerySet[AuditEvent]:
         )
         .select_related("actor")
         .order_by("-id")
+    )
+
+
+def consensus_for(user: User, consensus_id: int) -> Consensus:
+    """A consensus for the project's reviewers and leads; annotators read blind, so to them (and
+    to outsiders) it does not exist."""
+    consensus = Consensus.objects.select_related("series__study__patient", "project").filter(
+        pk=consensus_id
+    )
+    if not user.is_site_admin:
+        staff = Membership.objects.filter(user=user, role__in=(Role.LEAD, Role.REVIEWER))
+        consensus = consensus.filter(project__in=staff.values("project"))
+    found = consensus.first()
+    if found is None:
+        raise NotFound("no such consensus")
+    return found
+
+
+def consensuses_of(project: Project) -> QuerySet[Consensus]:
+    return (
+        Consensus.objects.filter(project=project)
+        .select_related("series__study__patient", "resolved_by")
+        .order_by("state", "-id")
     )

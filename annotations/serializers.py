@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import User
-from annotations.models import Review, Revision, Task
+from annotations.models import Consensus, Review, Revision, Task
 from projects.models import Assignment
 
 
@@ -139,3 +139,34 @@ class TaskChangeIn(serializers.Serializer):
 class DecisionIn(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
     finding_comments = serializers.JSONField(required=False, default=None)
+
+
+class ConsensusOut(serializers.ModelSerializer):
+    resolved_by = serializers.CharField(source="resolved_by.username", default=None)
+    reader_revision_ids = serializers.SerializerMethodField()
+    proposed_labelmap_url = serializers.SerializerMethodField()
+    labelmap_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Consensus
+        fields = (
+            "id", "series_id", "state", "matches", "agreement", "proposed_findings", "decisions",
+            "findings", "resolved_by", "resolved_at", "created_at", "reader_revision_ids",
+            "proposed_labelmap_url", "labelmap_url",
+        )  # fmt: skip
+
+    def get_reader_revision_ids(self, consensus: Consensus) -> list[int]:
+        return sorted(r.pk for r in consensus.reader_revisions.all())
+
+    def get_proposed_labelmap_url(self, consensus: Consensus) -> str:
+        return f"/api/annotations/consensus/{consensus.pk}/labelmap?which=proposed"
+
+    def get_labelmap_url(self, consensus: Consensus) -> str | None:
+        if not consensus.labelmap:
+            return None
+        return f"/api/annotations/consensus/{consensus.pk}/labelmap?which=final"
+
+
+class ResolveIn(serializers.Serializer):
+    include = serializers.ListField(child=serializers.IntegerField(min_value=0), max_length=500)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)

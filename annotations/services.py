@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from annotations import labelmaps
-from annotations.assignment import rule_for
+from annotations.assignment import Named, rule_for
 from annotations.errors import GridMismatch, RevisionConflict, TransitionRefused
 from annotations.findings import MAX_COMMENT, validate_findings
 from annotations.models import Review, ReviewDecision, Revision, Task, TaskState
@@ -122,24 +122,25 @@ def create_tasks(
     }
     if missing := [pk for pk in wanted if pk not in found]:
         raise NotFound(f"no series {missing[:5]} in this project")
-    rule = rule_for(project, assignment or project.assignment, readers=readers)
+    rule = (
+        Named(assignees)
+        if assignees
+        else rule_for(project, assignment or project.assignment, readers=readers)
+    )
     made: list[Task] = []
     for series_id in wanted:
         series = found[series_id]
         existing = sorted(series.tasks.all(), key=lambda t: t.reader_slot)
         held = {t.assignee_id for t in existing if t.assignee_id is not None}
-        names = list(assignees or [])
         for task in existing:  # a pre-annotation may have made an unassigned slot already
             if task.assignee_id is None and task.reader_slot <= readers:
-                reader = names.pop(0) if names else rule.pick(excluded=held)
+                reader = rule.pick(excluded=held)
                 if reader is not None:
                     _assign(task, reader, by)
                     held.add(reader.pk)
         free = [n for n in range(1, readers + 1) if n not in {t.reader_slot for t in existing}]
         for slot in free:
-            reader = names.pop(0) if names else rule.pick(excluded=held)
-            if reader is not None and reader.pk in held:
-                raise Conflict(f"{reader.username} already reads this series")
+            reader = rule.pick(excluded=held)
             made.append(
                 create_task(
                     series=series,

@@ -15,6 +15,22 @@ urlpatterns = [
     path("tasks/<int:task_id>/rework/", api.Rework.as_view(), name="api-task-rework"),
     path("tasks/<int:task_id>/reopen/", api.Reopen.as_view(), name="api-task-reopen"),
     path("tasks/<int:task_id>/history/", api.TaskHistory.as_view(), name="api-task-history"),
+    path("consensus/<int:consensus_id>/", api.ConsensusDetail.as_view(), name="api-consensus"),
+    path(
+        "consensus/<int:consensus_id>/resolve/",
+        api.ConsensusResolve.as_view(),
+        name="api-consensus-resolve",
+    ),
+    path(
+        "consensus/<int:consensus_id>/labelmap",
+        api.ConsensusLabelmap.as_view(),
+        name="api-consensus-labelmap",
+    ),
+    path(
+        "series/<int:series_id>/consensus/",
+        api.SeriesConsensus.as_view(),
+        name="api-series-consensus",
+    ),
     path("projects/<int:project_id>/tasks/", api.ProjectTasks.as_view(), name="api-project-tasks"),
     path(
         "revisions/<int:revision_id>/labelmap",

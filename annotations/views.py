@@ -9,16 +9,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
-from annotations import selectors, services
+from accounts.models import Role, User
+from annotations import consensus, selectors, services
 from annotations.assignment import annotators_of
 from annotations.forms import AssignForm, CreateTasksForm, WorkflowForm
-from annotations.models import TaskState
+from annotations.models import Task, TaskState
 from config.errors import PlatformError
 from imaging.models import Series, Study
 from projects.models import Project
 from projects.permissions import Action, can, require
-from projects.selectors import project_for
+from projects.selectors import project_for, roles_of
 
 
 def _user(request: HttpRequest) -> User:
@@ -74,6 +74,9 @@ def _tasks_context(request: HttpRequest, project: Project, user: User) -> dict[s
         if is_lead
         else None,
         "workflow_form": WorkflowForm(instance=project) if is_lead else None,
+        "consensuses": selectors.consensuses_of(project)[:100]
+        if can(user, Action.VIEW_DASHBOARD, project) or Role.REVIEWER in roles_of(user, project)
+        else [],
     }
 
 
@@ -150,3 +153,71 @@ def workflow_settings(request: HttpRequest, project_id: int) -> HttpResponse:
         return redirect("project-tasks", project_id=project.pk)
     context = _tasks_context(request, project, user) | {"workflow_form": form}
     return render(request, "annotations/project_tasks.html", context, status=400)
+
+
+KAPPA_BANDS = (
+    (0.8, "almost perfect"),
+    (0.6, "substantial"),
+    (0.4, "moderate"),
+    (0.2, "fair"),
+    (0.0, "slight"),
+)  # fmt: skip  (Landis and Koch)
+
+
+def _kappa_rows(figures: dict[str, Any]) -> list[tuple[str, float | None, str]]:
+    rows = []
+    for name, value in (figures.get("fleiss_kappa") or {}).items():
+        band = (
+            "undefined (all readers agree or too few nodules)"
+            if value is None
+            else next((label for floor, label in KAPPA_BANDS if value >= floor), "poor")
+        )
+        rows.append((name, value, band))
+    return rows
+
+
+def _match_rows(found: Any) -> list[dict[str, Any]]:
+    """Each matched nodule with what the screen shows: kept or not, and each reader's part."""
+    revisions = {r.task_id: r.pk for r in found.reader_revisions.all()}
+    readers = dict(Task.objects.filter(series=found.series).values_list("pk", "assignee__username"))
+    rows = []
+    for match in found.matches:
+        decided = found.decisions.get(str(match["index"]))
+        members = [
+            m | {"revision_id": revisions.get(m["task_id"]), "reader": readers.get(m["task_id"])}
+            for m in match["members"]
+        ]
+        keep = match["proposed"] if decided is None else decided
+        rows.append(match | {"keep": keep, "members": members})
+    return rows
+
+
+@login_required
+def consensus_page(request: HttpRequest, consensus_id: int) -> HttpResponse:
+    """The consensus review screen: matched nodules, who drew them, agreement, and the
+    reviewer's choice of what the series' final label keeps."""
+    user = _user(request)
+    found = selectors.consensus_for(user, consensus_id)
+    status = 200
+    if request.method == "POST":
+        include = {int(v) for v in request.POST.getlist("include") if v.isdigit()}
+        try:
+            consensus.resolve_consensus(
+                consensus=found, reviewer=user, include=include,
+                comment=request.POST.get("comment", ""),
+            )  # fmt: skip
+        except PlatformError as error:
+            messages.error(request, error.detail)
+            status = error.status
+        else:
+            messages.success(request, "Consensus resolved; every reader's task is accepted.")
+            return redirect("consensus-page", consensus_id=found.pk)
+    context = {
+        "consensus": found,
+        "rows": _match_rows(found),
+        "kappas": _kappa_rows(found.agreement),
+        "can_resolve": found.state == "proposed"
+        and can(user, Action.VIEW, found.project)
+        and Role.REVIEWER in roles_of(user, found.project),
+    }
+    return render(request, "annotations/consensus.html", context, status=status)

@@ -30,7 +30,10 @@ def test_demo_loads_the_shared_lidc_cases_once(db, tmp_path, settings):
     project, _, again = load_demo(logins_file=tmp_path / "logins.json", data_dir=data_dir)
     assert Counter(r.outcome for r in again) == {Outcome.DUPLICATE: 273}
     assert sorted(project.series.values_list("instance_count", flat=True)) == [133, 140]
+    # LIDC-IDRI-0001 waits for annotator1; LIDC-IDRI-0003 comes with its four LIDC readers
+    # handed in and a consensus for the reviewer.
     assert sorted(project.tasks.values_list("assignee__username", flat=True)) == [
-        "annotator1",
-        "annotator1",
-    ]
+        "annotator1", "lidc-reader-1", "lidc-reader-2", "lidc-reader-3", "lidc-reader-4",
+    ]  # fmt: skip
+    assert project.consensuses.get().state == "proposed"
+    assert project.tasks.count() == 5
