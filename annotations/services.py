@@ -436,9 +436,9 @@ def send_to_rework(
     """Back to the annotator with the reviewer's comments (at least one is required)."""
     task = Task.objects.select_for_update().get(pk=task.pk)
     check_transition(task.state, TaskState.REWORK, actors_of(reviewer, task))
-    review = _review(task, reviewer, ReviewDecision.REWORK, comment, finding_comments)
-    if not review.comment and not review.finding_comments:
+    if not comment.strip() and not finding_comments:
         raise InvalidReview("say what needs rework: a comment or a comment on a finding")
+    review = _review(task, reviewer, ReviewDecision.REWORK, comment, finding_comments)
     task.rework_count += 1
     task.reviewer = None
     _move(task, TaskState.REWORK, by=reviewer, fields=["rework_count", "reviewer"])
@@ -446,19 +446,17 @@ def send_to_rework(
 
 
 @transaction.atomic
-def reopen_task(*, task: Task, lead: User, comment: str) -> Task:
-    """A lead sends accepted work back to its annotator."""
+def reopen_task(*, task: Task, lead: User, comment: str) -> Review:
+    """A lead sends accepted work back to its annotator, with the reason as a rework review."""
     task = Task.objects.select_for_update().get(pk=task.pk)
     if not comment.strip():
         raise InvalidReview("say why the task is reopened")
+    check_transition(task.state, TaskState.REWORK, actors_of(lead, task))
+    review = _review(task, lead, ReviewDecision.REWORK, comment, None)
     task.rework_count += 1
     task.accepted_at = None
     _move(task, TaskState.REWORK, by=lead, fields=["rework_count", "accepted_at"])
-    audit.record(
-        actor=lead, action="task.reopened", target=task, project_id=task.project_id,
-        after={"comment": comment[:MAX_COMMENT]},
-    )  # fmt: skip
-    return task
+    return review
 
 
 def _review(

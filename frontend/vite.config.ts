@@ -15,6 +15,7 @@ export default defineConfig({
       input: {
         main: "src/main.ts",
         pages: "src/pages.ts",
+        dashboard: "src/dashboard.ts",
       },
       output: {
         // Library code changes less often than ours: keep it in its own long-cached chunk.

@@ -1,6 +1,7 @@
 // Viewer entry: the Django task page renders
-//   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-autosave-seconds>
+//   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-autosave-seconds data-revision-id>
 // This module stays small; Cornerstone and the viewer load as a separate chunk.
+import { parseRevisionId } from "./review/mode";
 import "./ui/viewer.css";
 import { prefetch } from "./viewer/prefetch";
 
@@ -9,6 +10,8 @@ export interface MountConfig {
   readonly apiRoot: string;
   readonly dicomwebRoot: string;
   readonly autosaveSeconds: number;
+  /** A past revision to show read-only (the page's ?revision=); null: the latest, to work on. */
+  readonly revisionId: number | null;
 }
 
 export function readConfig(root: HTMLElement): MountConfig | string {
@@ -17,11 +20,14 @@ export function readConfig(root: HTMLElement): MountConfig | string {
   if (!/^\d+$/.test(taskId)) return "The page did not say which task to open (data-task-id).";
   if (!dicomwebRoot) return "The page did not say where the images are (data-dicomweb-root).";
   const seconds = Number(root.dataset["autosaveSeconds"] ?? "30");
+  const revisionId = parseRevisionId(root.dataset["revisionId"]);
+  if (revisionId !== null && typeof revisionId === "object") return revisionId.problem;
   return {
     taskId,
     apiRoot: (root.dataset["apiRoot"] ?? "/api/annotations").replace(/\/+$/, ""),
     dicomwebRoot,
     autosaveSeconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 30,
+    revisionId,
   };
 }
 
@@ -29,6 +35,7 @@ const root = document.querySelector<HTMLElement>("#viewer");
 if (root !== null) {
   const config = readConfig(root);
   if (typeof config === "string") {
+    root.dataset["state"] = "error";
     root.replaceChildren(Object.assign(document.createElement("p"), { className: "nf-banner", textContent: config }));
   } else {
     root.textContent = "Loading the viewer…";

@@ -69,6 +69,62 @@ describe("AnnotationsApi", () => {
   });
 });
 
+describe("review requests", () => {
+  test("a decision is JSON with the CSRF token, and the answer is the task", async () => {
+    const seen: Array<{ url: string; init: RequestInit }> = [];
+    const api = new AnnotationsApi(
+      "/api/annotations",
+      async (url, init) => {
+        seen.push({ url: String(url), init: init ?? {} });
+        return jsonResponse(200, { id: 7, state: "rework", mode: "read" });
+      },
+      () => "csrftoken=abc",
+    );
+    const task = await api.sendToRework("7", { comment: "", finding_comments: [{ finding_id: "f1", text: "too small" }] });
+    expect(task.state).toBe("rework");
+    const [call] = seen;
+    expect(call?.url).toBe("/api/annotations/tasks/7/rework/");
+    expect(call?.init.method).toBe("POST");
+    const headers = new Headers(call?.init.headers);
+    expect(headers.get("Content-Type")).toBe("application/json");
+    expect(headers.get("X-CSRFToken")).toBe("abc");
+    expect(JSON.parse(String(call?.init.body))).toEqual({ comment: "", finding_comments: [{ finding_id: "f1", text: "too small" }] });
+  });
+
+  test.each([
+    ["startReview", "review"],
+    ["releaseReview", "release"],
+  ] as const)("%s posts to %s/", async (method, action) => {
+    const urls: string[] = [];
+    const api = new AnnotationsApi("/api", async (url) => {
+      urls.push(String(url));
+      return jsonResponse(200, { id: 3, state: "in_review" });
+    }, () => "");
+    await api[method]("3");
+    expect(urls).toEqual([`/api/tasks/3/${action}/`]);
+  });
+
+  test("a refused rework carries the server's detail for the panel", async () => {
+    const api = new AnnotationsApi(
+      "/api",
+      async () => jsonResponse(400, { code: "invalid_review", detail: "say what needs rework: a comment or a comment on a finding" }),
+      () => "",
+    );
+    const refused = api.sendToRework("3", { comment: "", finding_comments: [] });
+    await expect(refused).rejects.toMatchObject({ code: "invalid_review", detail: "say what needs rework: a comment or a comment on a finding" });
+  });
+
+  test("revisions are read from the task's list", async () => {
+    const urls: string[] = [];
+    const api = new AnnotationsApi("/api", async (url) => {
+      urls.push(String(url));
+      return jsonResponse(200, [{ id: 2 }, { id: 1 }]);
+    }, () => "");
+    expect((await api.revisions("9")).map((r) => r.id)).toEqual([2, 1]);
+    expect(urls).toEqual(["/api/tasks/9/revisions/"]);
+  });
+});
+
 describe("revisionForm", () => {
   test("holds the labelmap blob, findings JSON and the parent id", async () => {
     const form = revisionForm({ labelmap: new Uint8Array([1, 2, 3]), findings: [], parentId: 5 });

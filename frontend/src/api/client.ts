@@ -1,7 +1,7 @@
 // Typed client for /api/annotations/: same-origin, session cookie, CSRF token on writes.
 // Every failure becomes an ApiError whose message is the server's `detail`, ready to show.
 
-import type { ErrorBody, Finding, SavedRevision, Task } from "./types";
+import type { DecisionRequest, ErrorBody, Finding, Revision, SavedRevision, Task } from "./types";
 
 export class ApiError extends Error {
   override readonly name = "ApiError";
@@ -110,8 +110,40 @@ export class AnnotationsApi {
     );
   }
 
-  submit(taskId: string): Promise<{ state: string }> {
-    return this.json(`${this.root}/tasks/${taskId}/submit/`, { method: "POST" }, "Could not submit for review");
+  /** The assignee hands the task in; the answer is the task as it is now. */
+  submit(taskId: string): Promise<Task> {
+    return this.json<Task>(`${this.root}/tasks/${taskId}/submit/`, { method: "POST" }, "Could not submit for review");
+  }
+
+  /** Every revision of the task, newest first. */
+  revisions(taskId: string): Promise<Revision[]> {
+    return this.json<Revision[]>(`${this.root}/tasks/${taskId}/revisions/`, { method: "GET" }, "Could not load the task's revisions");
+  }
+
+  /** A reviewer takes a submitted task (it becomes theirs to decide on, and to edit). */
+  startReview(taskId: string): Promise<Task> {
+    return this.post(taskId, "review", {}, "Could not start the review");
+  }
+
+  /** The reviewer (or a lead) hands the task back to the review queue. */
+  releaseReview(taskId: string): Promise<Task> {
+    return this.post(taskId, "release", {}, "Could not release the task");
+  }
+
+  accept(taskId: string, decision: DecisionRequest): Promise<Task> {
+    return this.post(taskId, "accept", decision, "Could not accept");
+  }
+
+  sendToRework(taskId: string, decision: DecisionRequest): Promise<Task> {
+    return this.post(taskId, "rework", decision, "Could not send to rework");
+  }
+
+  private post(taskId: string, action: string, body: object, what: string): Promise<Task> {
+    return this.json<Task>(
+      `${this.root}/tasks/${taskId}/${action}/`,
+      { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } },
+      what,
+    );
   }
 
   private async json<T>(url: string, init: RequestInit, what: string): Promise<T> {

@@ -45,8 +45,10 @@ export interface Revision {
   readonly parent_id: number | null;
   readonly author: string;
   readonly author_kind: "user" | "model";
+  readonly model_version_id?: number | null;
   readonly created_at: string;
   readonly findings: readonly Finding[];
+  readonly labelmap_url?: string;
 }
 
 export interface SegmentSchema {
@@ -67,6 +69,38 @@ export interface LabelSchema {
   readonly attributes: readonly AttributeSchema[];
 }
 
+export type TaskMode = "annotate" | "review" | "read";
+
+/** What the signed-in user may do to the task now (the server decides; the UI follows). */
+export interface Permissions {
+  readonly can_edit: boolean;
+  readonly can_submit: boolean;
+  readonly can_start_review?: boolean;
+  readonly can_decide?: boolean;
+  readonly can_release?: boolean;
+  readonly can_reopen?: boolean;
+  readonly can_assign?: boolean;
+}
+
+export interface FindingComment {
+  readonly finding_id: string;
+  readonly text: string;
+}
+
+export type ReviewDecision = "accepted" | "rework";
+
+export interface Review {
+  readonly id: number;
+  readonly revision_id: number;
+  readonly reviewer: string;
+  readonly decision: ReviewDecision;
+  readonly comment: string;
+  readonly finding_comments: readonly FindingComment[];
+  readonly model_version_id: number | null;
+  readonly model_dice: number | null;
+  readonly created_at: string;
+}
+
 export interface Task {
   readonly id: number;
   readonly project_id: number;
@@ -74,8 +108,22 @@ export interface Task {
   readonly series: Series;
   readonly latest_revision: Revision | null;
   readonly schema: LabelSchema;
-  readonly permissions: { readonly can_edit: boolean; readonly can_submit: boolean };
-  readonly next_url: string;
+  readonly permissions: Permissions;
+  /** annotate: the assignee edits; review: the reviewer holding it; read: neither. */
+  readonly mode?: TaskMode;
+  /** Newest first. */
+  readonly reviews?: readonly Review[];
+  readonly assignee?: string | null;
+  readonly reviewer?: string | null;
+  readonly due_date?: string | null;
+  readonly rework_count?: number;
+  readonly next_url?: string;
+}
+
+/** The body of accept and rework (and reopen, which needs the comment). */
+export interface DecisionRequest {
+  readonly comment: string;
+  readonly finding_comments: readonly FindingComment[];
 }
 
 export interface SavedRevision {

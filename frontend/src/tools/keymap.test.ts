@@ -74,6 +74,13 @@ describe("actionForKey", () => {
     expect(actionForKey({ key: "l" })).toEqual({ kind: "layout" });
     expect(actionForKey({ key: "o" })).toEqual({ kind: "outline" });
   });
+
+  test("m and d toggle the model's overlay and the diff with it, not while typing a comment", () => {
+    expect(actionForKey({ key: "m" })).toEqual({ kind: "modelOverlay" });
+    expect(actionForKey({ key: "D" })).toEqual({ kind: "diff" });
+    expect(actionForKey({ key: "m", inEditable: true })).toBeUndefined();
+    expect(actionForKey({ key: "d", inEditable: true })).toBeUndefined();
+  });
 });
 
 describe("SHORTCUTS", () => {

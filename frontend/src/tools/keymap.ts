@@ -27,6 +27,8 @@ export type Action =
   | { readonly kind: "layout" }
   | { readonly kind: "outline" }
   | { readonly kind: "uncertainty" }
+  | { readonly kind: "modelOverlay" }
+  | { readonly kind: "diff" }
   | { readonly kind: "segment"; readonly index: number }
   | { readonly kind: "slice"; readonly step: 1 | -1 }
   | { readonly kind: "close" };
@@ -111,6 +113,8 @@ export function actionForKey(input: KeyInput): Action | undefined {
   if (lower === "l") return { kind: "layout" };
   if (lower === "o") return { kind: "outline" };
   if (lower === "u") return { kind: "uncertainty" };
+  if (lower === "m") return { kind: "modelOverlay" };
+  if (lower === "d") return { kind: "diff" };
   return undefined;
 }
 
@@ -124,6 +128,8 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { keys: "I", does: "Interpolate the active segment between drawn slices" },
   { keys: "O", does: "Outline / fill" },
   { keys: "U", does: "Uncertainty heat map (model pre-annotations with one)" },
+  { keys: "M", does: "Model's pre-annotation as a second, read-only overlay (cyan)" },
+  { keys: "D", does: "Diff with the model: green = only in these labels, magenta = only in the model's" },
   { keys: "L", does: "Layout: axial / MPR" },
   { keys: "Shift+1…9", does: "Active segment" },
   { keys: "↑ / ↓, wheel", does: "Previous / next slice" },

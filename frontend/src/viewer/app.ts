@@ -1,5 +1,7 @@
 // The task viewer: loads the task and its series, shows the model's (or last) revision as a
-// labelmap overlay, lets the radiologist correct it, keeps findings in step, and saves.
+// labelmap overlay, lets the radiologist correct it, keeps findings in step, and saves. A reviewer
+// holding the task sees the same, with the model's pre-annotation and the diff with it on toggles,
+// comments per finding and the decision buttons; a past revision opens read-only.
 
 import {
   Enums,
@@ -17,11 +19,15 @@ import { wadors } from "@cornerstonejs/dicom-image-loader";
 import { Enums as ToolEnums, utilities as toolUtilities } from "@cornerstonejs/tools";
 
 import { AnnotationsApi, ApiError } from "../api/client";
-import type { Finding, Task } from "../api/types";
+import type { Finding, Revision, Task } from "../api/types";
 import { connectedComponents, labelSignature } from "../findings/components";
 import { findingsFor } from "../findings/match";
 import { measure } from "../findings/measure";
 import { FindingsPanel } from "../findings/panel";
+import { decisionRequest, orphanDrafts, reworkNotes } from "../review/comments";
+import { accessFor, modelRevision, revisionBanner, stateLabel, type Access } from "../review/mode";
+import { ReviewPanel, type Decision } from "../review/panel";
+import { binarize, DIFF_ADDED, DIFF_REMOVED, diffSummary, labelDiff } from "../segmentation/diff";
 import { interpolateSlices } from "../segmentation/interpolation";
 import {
   history,
@@ -36,9 +42,10 @@ import {
   type LabelmapStore,
 } from "../segmentation/labelmap";
 import { Saver, type SaveState } from "../segmentation/saver";
+import { LabelmapLayer, layerLut, type LayerSource } from "../segmentation/layer";
 import { loadUncertaintyOverlay, type UncertaintyOverlay } from "../segmentation/uncertaintyOverlay";
 import { gridMismatch, wireGrid } from "../segmentation/voxelOrder";
-import { encodeLabelmap, type GridHeader, type Labelmap } from "../segmentation/wire";
+import { decodeLabelmap, encodeLabelmap, type GridHeader, type Labelmap } from "../segmentation/wire";
 import { SHORTCUTS, actionForKey, type Action, type ToolName } from "../tools/keymap";
 import { DEFAULT_BRUSH_SIZE, DEFAULT_THRESHOLD, EDITING_TOOLS, ViewerTools } from "../tools/toolGroups";
 import { choose, shortcutSheet } from "../ui/dialog";
@@ -57,7 +64,18 @@ export interface ViewerConfig {
   readonly apiRoot: string;
   readonly dicomwebRoot: string;
   readonly autosaveSeconds: number;
+  /** A past revision to show read-only; null or absent: the latest. */
+  readonly revisionId?: number | null;
 }
+
+const MODEL_SEGMENTATION_ID = "noduleflow-model";
+const DIFF_SEGMENTATION_ID = "noduleflow-diff";
+// Colours no project segment is likely to use: the model in cyan, the diff green (added by the
+// people) and magenta (the model's, dropped).
+const MODEL_COLOUR = [0, 210, 255, 255] as const;
+const DIFF_COLOURS = { [DIFF_ADDED]: [40, 200, 80, 255], [DIFF_REMOVED]: [230, 50, 210, 255] } as const;
+
+type Toggle = "none" | "off" | "on";
 
 const ENGINE_ID = "noduleflow-engine";
 const VOLUME_ID = "cornerstoneStreamingImageVolume:noduleflow-ct";
@@ -103,8 +121,39 @@ export class Viewer {
   private resizeObserver: ResizeObserver | null = null;
   private help: HTMLDialogElement | null = null;
   private editable = false;
+  /** Whether labels can be drawn at all here (one grid, a labelmap that fits it). */
+  private drawable = true;
   /** The model revision's uncertainty heat overlay (null: none, or not loaded yet). */
   private uncertainty: UncertaintyOverlay | null = null;
+  private access: Access = accessFor({ permissions: { can_edit: false, can_submit: false } }, null);
+  /** The revision whose labels were loaded: the latest, or the one the page asked for. */
+  private shown: Revision | null = null;
+  private revisions: Revision[] | null = null;
+  private revisionsProblem: string | null = null;
+  /** The model's pre-annotation and the layers drawn from it (loaded on first use). */
+  private model: Revision | null = null;
+  private modelVoxels: Promise<Uint8Array | null> | null = null;
+  private modelLayer: LabelmapLayer | null = null;
+  private diffLayer: LabelmapLayer | null = null;
+  private modelOverlay: Toggle = "none";
+  private diff: Toggle = "none";
+  private diffSignature: string | null = null;
+  /** A toggle is waiting for the model's labels: further presses wait for it too. */
+  private layerLoading = false;
+  private readonly modelButton = h("button", { type: "button", title: "The model's pre-annotation, read-only, in cyan (M)", "aria-pressed": "false", "data-overlay": "model" }, "Model");
+  private readonly diffButton = h("button", { type: "button", title: "Diff with the model: green only here, magenta only the model's (D)", "aria-pressed": "false", "data-overlay": "diff" }, "Diff");
+  private readonly diffCounts = h("output", { className: "nf-diff-counts", hidden: true });
+  private readonly reviewTools = h("div", { className: "nf-group", role: "group", "aria-label": "Compare with the model" }, this.modelButton, this.diffButton, this.diffCounts);
+  private readonly taskLabel = h("span", { className: "nf-task" });
+  private readonly submitButton = h("button", { type: "button", className: "nf-primary" }, "Submit for review");
+  private readonly saveButton = h("button", { type: "button", title: "Save now (Ctrl+S)" }, "Save");
+  private readonly reviewPanel = new ReviewPanel({ onStart: () => void this.startReview(), onDecide: (decision) => void this.decide(decision) });
+  /** The reviewer's comments per finding, by finding id, while they write them. */
+  private readonly drafts = new Map<string, string>();
+  /** Ids of the findings of the server's latest revision: comments may name only these. */
+  private serverFindingIds = new Set<string>();
+  private savingFindingIds: string[] = [];
+  private decided = false;
 
   constructor(
     private readonly root: HTMLElement,
@@ -128,7 +177,9 @@ export class Viewer {
       const task = await early.task;
       this.task = task;
       performance.mark("nf:task");
-      this.editable = task.permissions.can_edit;
+      this.access = accessFor(task, this.config.revisionId ?? null);
+      this.editable = this.access.editable;
+      this.shown = await this.revisionShown(task, early.revisions);
       // Before any metadata is registered: the image loader's init purges its metadata store.
       startCornerstone();
       this.progress.step("Loading series metadata…");
@@ -137,7 +188,7 @@ export class Viewer {
       this.series = series;
       const volumeMode = task.series.fit_for_3d !== false && series.uniform;
       this.layout = volumeMode ? "axial" : "stack";
-      if (!series.uniform) this.editable = false;
+      if (!series.uniform) this.drawable = this.editable = false;
       this.buildPage(task, volumeMode);
       this.engine = new RenderingEngine(ENGINE_ID);
       const { allLoaded, firstShown } = await this.loadImages(volumeMode);
@@ -166,6 +217,39 @@ export class Viewer {
 
   private setState(state: "loading" | "ready" | "error"): void {
     this.root.dataset["state"] = state;
+  }
+
+  /**
+   * What tests and styles read on the root besides data-state: data-mode (annotate, review,
+   * read), data-task-state, data-model-overlay and data-diff (none, off, on), and the diff's
+   * data-diff-added and data-diff-removed voxel counts.
+   */
+  private setDataset(): void {
+    const data = this.root.dataset;
+    data["mode"] = this.access.mode;
+    data["taskState"] = this.task?.state ?? "";
+    data["modelOverlay"] = this.modelOverlay;
+    data["diff"] = this.diff;
+    if (this.shown) data["shownRevision"] = String(this.shown.id);
+    this.modelButton.disabled = this.diffButton.disabled = this.model === null;
+    if (this.model === null) this.reviewTools.title = this.revisionsProblem ?? "This task has no model pre-annotation";
+  }
+
+  /** The revision to show: the latest, or the page's ?revision= one, which must be this task's. */
+  private async revisionShown(task: Task, revisions: Promise<Revision[]>): Promise<Revision | null> {
+    try {
+      this.revisions = await revisions;
+      this.model = modelRevision(this.revisions);
+      if (this.model) this.modelOverlay = this.diff = "off";
+    } catch (error) {
+      this.revisionsProblem = error instanceof Error ? error.message : String(error);
+    }
+    const wanted = this.config.revisionId ?? null;
+    if (wanted === null) return task.latest_revision;
+    if (this.revisions === null) throw new Error(this.revisionsProblem ?? "Could not load the task's revisions");
+    const revision = this.revisions.find((r) => r.id === wanted);
+    if (!revision) throw new Error(`Task ${task.id} has no revision #${wanted}: open one from the task's history.`);
+    return revision;
   }
 
   // ---------- loading ----------
@@ -223,7 +307,7 @@ export class Viewer {
       this.store = volumeLabelmap(VOLUME_ID, orientation);
     } else {
       this.mountViewports();
-      if (this.editable || this.task?.latest_revision) this.store = stackLabelmap(imageIds, orientation);
+      if (this.editable || this.shown || this.access.canStartReview) this.store = stackLabelmap(imageIds, orientation);
     }
     const firstShown = this.firstImageShown();
     if (reference && this.series?.uniform) {
@@ -291,7 +375,7 @@ export class Viewer {
     const frames = this.series?.frames ?? [];
     try {
       this.uncertainty = await loadUncertaintyOverlay({
-        revision: task.latest_revision,
+        revision: this.shown,
         apiRoot: this.config.apiRoot,
         grid: this.store ? this.wire : null,
         source: this.layout === "stack" ? { imageIds: frames.map((f) => f.imageId) } : { volumeId: VOLUME_ID },
@@ -305,13 +389,19 @@ export class Viewer {
   }
 
   private async loadLabelmap(task: Task, prefetched: Promise<Labelmap | null>): Promise<void> {
-    const revision = task.latest_revision;
-    this.saver = new Saver(this.api, this.config.taskId, revision?.id ?? null, () => this.snapshot(), {
+    const revision = this.shown;
+    this.saver = new Saver(this.api, this.config.taskId, task.latest_revision?.id ?? null, () => this.snapshot(), {
       onState: (state, detail) => this.showSaveState(state, detail),
+      onSaved: () => {
+        this.serverFindingIds = new Set(this.savingFindingIds);
+        // A first save moves a new or reworked task to in progress: follow (submit turns on).
+        if (this.access.mode === "annotate" && this.task?.state !== "in_progress") void this.refreshTask();
+      },
       onConflict: (error) => void this.conflict(error),
       onError: (error) => this.toasts.error(error),
     });
     this.findings = [...(revision?.findings ?? [])];
+    this.serverFindingIds = new Set((task.latest_revision?.findings ?? []).map((f) => f.id));
     let loaded: Uint8Array | undefined;
     if (revision && this.store && this.wire) {
       this.progress.step("Loading labelmap…");
@@ -320,7 +410,7 @@ export class Viewer {
       const problem = gridMismatch(labelmap.header, this.wire);
       if (problem) {
         this.toasts.show(`The saved labelmap does not fit this series: ${problem}. Editing is off.`, "error");
-        this.editable = false;
+        this.drawable = this.editable = false;
       } else {
         this.store.write(labelmap.voxels);
         loaded = labelmap.voxels;
@@ -334,22 +424,73 @@ export class Viewer {
     // (from the wire voxels just written: reading them back out of Cornerstone is a copy).
     this.cleanSignature = null;
     this.recomputeFindings(loaded);
-    this.panel?.render(this.findings);
+    this.applyTask(task);
     if (this.editable) this.saver.startAutosave(this.config.autosaveSeconds);
   }
 
   // ---------- page ----------
 
   private buildPage(task: Task, volumeMode: boolean): void {
-    const layouts: Layout[] = volumeMode ? ["axial", "mpr"] : ["stack"];
-    this.toolbar = new Toolbar(
+    this.toolbar = this.makeToolbar(volumeMode);
+    this.panel = new FindingsPanel(task.schema, this.editable, {
+      onJump: (finding) => this.jumpTo(finding),
+      onAttribute: (id, name, value) => this.setAttribute(id, name, value),
+    });
+    this.saveButton.disabled = !this.editable;
+    this.saveButton.addEventListener("click", () => void this.saver?.save({ force: true }));
+    this.submitButton.addEventListener("click", () => void this.submit());
+    const next = h("button", { type: "button" }, "Next task");
+    next.addEventListener("click", () => void this.nextTask());
+    const helpButton = h("button", { type: "button", title: "Keyboard shortcuts (?)" }, "?");
+    helpButton.addEventListener("click", () => this.toggleHelp());
+    this.modelButton.addEventListener("click", () => void this.toggleModel());
+    this.diffButton.addEventListener("click", () => void this.toggleDiff());
+    const unfit =
+      task.series.fit_for_3d === false || !(this.series?.uniform ?? true)
+        ? h(
+            "p",
+            { className: "nf-banner", role: "note" },
+            `Stack mode only: ${task.series.unfit_reason || this.series?.problem || "this series is not fit for 3D"}.`,
+            this.series?.uniform === false ? " Drawing is off because the slices do not share one grid." : "",
+          )
+        : null;
+    const header = h(
+      "div",
+      { className: "nf-header" },
+      this.taskLabel,
+      this.saveState,
+      h("span", { className: "nf-spacer" }),
+      this.saveButton,
+      this.submitButton,
+      next,
+      helpButton,
+    );
+    this.side.replaceChildren(this.reviewPanel.element, this.toolbar.overlay, this.panel.element);
+    this.root.replaceChildren(
+      header,
+      unfit ?? "",
+      this.revisionNote(),
+      this.reworkBanner(task),
+      this.toolbar.element,
+      h("div", { className: "nf-main" }, h("div", { className: "nf-stage" }, this.grid, h("div", { className: "nf-readout" }, this.status, this.cursor)), this.side),
+      this.progress.element,
+      this.toasts.element,
+      this.dialogs,
+    );
+    this.toolbar.setLayout(this.layout);
+    this.toolbar.setActiveTool("windowLevel");
+    this.applyTask(task);
+  }
+
+  private makeToolbar(volumeMode: boolean): Toolbar {
+    const toolbar = new Toolbar(
       {
         editable: this.editable,
-        layouts,
+        layouts: volumeMode ? ["axial", "mpr"] : ["stack"],
         crosshairs: volumeMode,
-        segments: task.schema.segments,
-        brushSize: DEFAULT_BRUSH_SIZE,
-        threshold: DEFAULT_THRESHOLD,
+        segments: this.task?.schema.segments ?? [],
+        brushSize: this.tools?.size ?? DEFAULT_BRUSH_SIZE,
+        threshold: this.tools?.thresholdRange ?? DEFAULT_THRESHOLD,
       },
       {
         onTool: (tool) => this.activateTool(tool),
@@ -365,50 +506,243 @@ export class Viewer {
         onActiveSegment: (segment) => this.selectSegment(segment),
       },
     );
-    this.panel = new FindingsPanel(task.schema, this.editable, {
-      onJump: (finding) => this.jumpTo(finding),
-      onAttribute: (id, name, value) => this.setAttribute(id, name, value),
-    });
-    const save = h("button", { type: "button", disabled: !this.editable, title: "Save now (Ctrl+S)" }, "Save");
-    save.addEventListener("click", () => void this.saver?.save({ force: true }));
-    const submit = h("button", { type: "button", className: "nf-primary", disabled: !task.permissions.can_submit }, "Submit for review");
-    submit.addEventListener("click", () => void this.submit());
-    const next = h("button", { type: "button" }, "Next task");
-    next.addEventListener("click", () => void this.nextTask());
-    const helpButton = h("button", { type: "button", title: "Keyboard shortcuts (?)" }, "?");
-    helpButton.addEventListener("click", () => this.toggleHelp());
-    const unfit =
-      task.series.fit_for_3d === false || !(this.series?.uniform ?? true)
-        ? h(
-            "p",
-            { className: "nf-banner", role: "note" },
-            `Stack mode only: ${task.series.unfit_reason || this.series?.problem || "this series is not fit for 3D"}.`,
-            this.editable ? "" : " Drawing is off because the slices do not share one grid.",
-          )
-        : null;
-    const header = h(
+    toolbar.element.append(this.reviewTools);
+    if (this.uncertainty) toolbar.element.append(this.uncertainty.element);
+    return toolbar;
+  }
+
+  /** The banner over a past revision, with the way back to the latest. */
+  private revisionNote(): HTMLElement | string {
+    if (this.config.revisionId == null || !this.shown) return "";
+    return h(
+      "p",
+      { className: "nf-banner nf-revision-banner", role: "note" },
+      `${revisionBanner(this.shown)}. `,
+      h("a", { href: window.location.pathname }, "Open the latest revision"),
+    );
+  }
+
+  /** For the annotator in rework: the reviewer's general comment (finding comments sit by their findings). */
+  private reworkBanner(task: Task): HTMLElement | string {
+    if (this.config.revisionId != null) return "";
+    const notes = reworkNotes(task, (this.shown?.findings ?? []).map((f) => f.id));
+    if (!notes) return "";
+    const onFindings = [...notes.byFinding.values()].reduce((n, list) => n + list.length, 0);
+    return h(
       "div",
-      { className: "nf-header" },
-      h("span", { className: "nf-task" }, `Task ${task.id} · ${task.state}`),
-      this.saveState,
-      h("span", { className: "nf-spacer" }),
-      save,
-      submit,
-      next,
-      helpButton,
+      { className: "nf-banner nf-rework-banner", role: "note" },
+      h("strong", {}, `Sent back for rework by ${notes.reviewer}`),
+      notes.comment ? h("p", { className: "nf-rework-comment" }, notes.comment) : null,
+      ...notes.orphaned.map((text) => h("p", { className: "nf-rework-comment" }, `On a finding no longer drawn: ${text}`)),
+      onFindings ? h("p", { className: "nf-muted" }, `${onFindings} comment${onFindings === 1 ? "" : "s"} on findings: see the findings panel.`) : null,
     );
-    this.side.replaceChildren(this.toolbar.overlay, this.panel.element);
-    this.root.replaceChildren(
-      header,
-      unfit ?? "",
-      this.toolbar.element,
-      h("div", { className: "nf-main" }, h("div", { className: "nf-stage" }, this.grid, h("div", { className: "nf-readout" }, this.status, this.cursor)), this.side),
-      this.progress.element,
-      this.toasts.element,
-      this.dialogs,
-    );
-    this.toolbar.setLayout(this.layout);
-    this.toolbar.setActiveTool("windowLevel");
+  }
+
+  /** Follow the task as the server now reports it: mode, permissions, state, review section. */
+  private applyTask(task: Task): void {
+    this.task = task;
+    this.access = accessFor(task, this.config.revisionId ?? null);
+    this.setEditable(this.access.editable && this.drawable);
+    this.taskLabel.textContent = `Task ${task.id} · ${stateLabel(task.state)}`;
+    this.submitButton.hidden = this.access.mode !== "annotate";
+    // An annotator with unsaved work may submit too: submit() saves first.
+    this.submitButton.disabled = !(this.access.canSubmit || (this.access.mode === "annotate" && this.editable));
+    const findingIds = [...this.findings, ...(this.shown?.findings ?? [])].map((f) => f.id);
+    this.panel?.setReview({
+      ...(this.access.canDecide && !this.decided ? { drafts: this.drafts } : {}),
+      notes: this.config.revisionId == null ? reworkNotes(task, findingIds) : null,
+    });
+    this.reviewPanel.render(task, this.access, this.decided);
+    this.setDataset();
+  }
+
+  private async refreshTask(): Promise<void> {
+    try {
+      this.applyTask(await this.api.task(this.config.taskId));
+    } catch {
+      // The header's state stays as it was; the next action reports what the server says.
+    }
+  }
+
+  /** Turn editing on (a reviewer took the task) or off (a decision, a submit): tools follow. */
+  private setEditable(editable: boolean): void {
+    if (editable === this.editable && this.toolbar) return;
+    this.editable = editable;
+    this.saveButton.disabled = !editable;
+    if (!editable && this.tools && EDITING_TOOLS.has(this.tools.activeTool)) this.activateTool("windowLevel");
+    const old = this.toolbar;
+    if (old) {
+      const toolbar = this.makeToolbar(this.layout !== "stack");
+      old.element.replaceWith(toolbar.element);
+      old.overlay.replaceWith(toolbar.overlay);
+      this.toolbar = toolbar;
+      toolbar.setLayout(this.layout);
+      toolbar.setActiveTool(this.tools?.activeTool ?? "windowLevel");
+      toolbar.setBrushSize(this.tools?.size ?? DEFAULT_BRUSH_SIZE);
+      // The new controls start from the defaults: so does what they control.
+      this.setOverlay({ opacity: 0.5, outlineOnly: false });
+      for (const segment of this.task?.schema.segments ?? []) setSegmentVisible(this.viewportIds(), segment.index, true);
+      toolbar.setActiveSegment(this.activeSegment);
+    }
+    this.panel?.setEditable(editable);
+    if (editable) this.saver?.startAutosave(this.config.autosaveSeconds);
+    else this.saver?.stopAutosave();
+  }
+
+  // ---------- review ----------
+
+  private async startReview(): Promise<void> {
+    this.reviewPanel.setBusy(true);
+    this.reviewPanel.showError(null);
+    try {
+      this.applyTask(await this.api.startReview(this.config.taskId));
+      this.toasts.show("Review started: edits you save become your revision.", "ok");
+    } catch (error) {
+      this.reviewPanel.showError(errorText(error));
+    } finally {
+      this.reviewPanel.setBusy(false);
+    }
+  }
+
+  /** Save the reviewer's edits (edit-then-accept), then accept, send to rework or release. */
+  private async decide(decision: Decision): Promise<void> {
+    this.reviewPanel.setBusy(true);
+    this.reviewPanel.showError(null);
+    try {
+      const findingIds = this.findings.map((f) => f.id);
+      const request = decisionRequest(this.reviewPanel.comment.value, this.drafts, findingIds);
+      // Comments may name only findings of the server's latest revision: when the labels were
+      // edited, or a finding is known only here, save first.
+      const unknown = request.finding_comments.some((c) => !this.serverFindingIds.has(c.finding_id));
+      if (this.saver && (this.saver.isDirty || unknown)) {
+        if (!(await this.saver.save({ force: true }))) {
+          this.reviewPanel.showError("Your edits could not be saved, so nothing was decided (see the message above).");
+          return;
+        }
+      }
+      const lost = orphanDrafts(this.drafts, findingIds);
+      const id = this.config.taskId;
+      const task =
+        decision === "accept" ? await this.api.accept(id, request) : decision === "rework" ? await this.api.sendToRework(id, request) : await this.api.releaseReview(id);
+      this.decided = true;
+      this.applyTask(task);
+      const done = decision === "accept" ? "Accepted." : decision === "rework" ? "Sent back for rework." : "Released to the review queue.";
+      this.toasts.show(lost ? `${done} ${lost} comment(s) on erased findings were not sent.` : done, "ok");
+    } catch (error) {
+      this.reviewPanel.showError(errorText(error));
+    } finally {
+      this.reviewPanel.setBusy(false);
+    }
+  }
+
+  // ---------- the model's pre-annotation and the diff with it ----------
+
+  private layerSource(): LayerSource {
+    return this.layout === "stack" ? { imageIds: (this.series?.frames ?? []).map((f) => f.imageId) } : { volumeId: VOLUME_ID };
+  }
+
+  private orientation(): readonly number[] {
+    return this.series?.frames[0]?.orientation ?? [1, 0, 0, 0, 1, 0];
+  }
+
+  /** The model revision's voxels (wire order), fetched once; null (with a message) when there are none. */
+  private loadModelVoxels(): Promise<Uint8Array | null> {
+    const model = this.model;
+    const grid = this.wire;
+    if (!model) {
+      this.toasts.show(this.revisionsProblem ?? "This task has no model pre-annotation to compare with.");
+      return Promise.resolve(null);
+    }
+    if (!this.store || !grid) {
+      this.toasts.show("The model's labels cannot be shown on this series (no labelmap grid).");
+      return Promise.resolve(null);
+    }
+    this.modelVoxels ??= (async () => {
+      const labelmap = await decodeLabelmap(await this.api.labelmap(model.id));
+      const problem = gridMismatch(labelmap.header, grid);
+      if (problem) throw new Error(`The model's labelmap does not fit this series: ${problem}`);
+      return labelmap.voxels;
+    })().catch((error: unknown) => {
+      this.toasts.error(error);
+      this.modelVoxels = null; // try again on the next toggle
+      return null;
+    });
+    return this.modelVoxels;
+  }
+
+  /** The model's voxels for a toggle; null while another toggle is loading them (that one decides). */
+  private async modelForToggle(): Promise<Uint8Array | null> {
+    if (this.layerLoading) return null;
+    this.layerLoading = true;
+    try {
+      return await this.loadModelVoxels();
+    } finally {
+      this.layerLoading = false;
+    }
+  }
+
+  private async toggleModel(): Promise<void> {
+    if (this.modelOverlay === "on") {
+      this.modelLayer?.hide();
+      this.setModelOverlay("off");
+      return;
+    }
+    const voxels = await this.modelForToggle();
+    if (!voxels) return;
+    this.modelLayer ??= new LabelmapLayer(MODEL_SEGMENTATION_ID, this.layerSource(), this.orientation(), binarize(voxels), layerLut([MODEL_COLOUR]), {
+      fill: true,
+      fillAlpha: 0.2,
+      outline: true,
+      outlineWidth: 2,
+    });
+    this.modelLayer.show(this.viewportIds());
+    this.setModelOverlay("on");
+  }
+
+  private setModelOverlay(state: Toggle): void {
+    this.modelOverlay = state;
+    this.modelButton.setAttribute("aria-pressed", String(state === "on"));
+    this.setDataset();
+  }
+
+  private async toggleDiff(): Promise<void> {
+    if (this.diff === "on") {
+      this.diffLayer?.hide();
+      this.diffCounts.hidden = true;
+      this.setDiff("off");
+      return;
+    }
+    const voxels = await this.modelForToggle();
+    if (!voxels || !this.store) return;
+    this.diffSignature = null;
+    this.updateDiff(voxels);
+    this.diffLayer?.show(this.viewportIds());
+    this.diffCounts.hidden = false;
+    this.setDiff("on");
+  }
+
+  /** Recompute the diff of the labels as they are now with the model's (after each edit while shown). */
+  private updateDiff(model: Uint8Array): void {
+    if (!this.store || this.diffSignature === this.signature) return;
+    const diff = labelDiff(this.store.read(), model);
+    this.diffSignature = this.signature;
+    if (this.diffLayer) this.diffLayer.update(diff.voxels);
+    else {
+      this.diffLayer = new LabelmapLayer(DIFF_SEGMENTATION_ID, this.layerSource(), this.orientation(), diff.voxels, layerLut([DIFF_COLOURS[DIFF_ADDED], DIFF_COLOURS[DIFF_REMOVED]]), {
+        fill: true,
+        fillAlpha: 0.6,
+        outline: true,
+      });
+    }
+    this.diffCounts.textContent = diffSummary(diff);
+    this.root.dataset["diffAdded"] = String(diff.added);
+    this.root.dataset["diffRemoved"] = String(diff.removed);
+  }
+
+  private setDiff(state: Toggle): void {
+    this.diff = state;
+    this.diffButton.setAttribute("aria-pressed", String(state === "on"));
+    this.setDataset();
   }
 
   private mountViewports(): void {
@@ -495,10 +829,14 @@ export class Viewer {
     if (layout === this.layout || !this.engine) return;
     if (this.store) hideFromViewports(this.viewportIds());
     this.uncertainty?.detach();
+    this.modelLayer?.hide();
+    this.diffLayer?.hide();
     this.layout = layout;
     this.mountViewports();
     this.showOverlay();
     this.uncertainty?.attach();
+    if (this.modelOverlay === "on") this.modelLayer?.show(this.viewportIds());
+    if (this.diff === "on") this.diffLayer?.show(this.viewportIds());
   }
 
   // ---------- tools and display ----------
@@ -596,7 +934,11 @@ export class Viewer {
   private listen(): void {
     // Cornerstone also reports redraws and our own loads as data changes; whether the user
     // changed anything is decided by comparing signatures in recomputeFindings.
-    eventTarget.addEventListener(ToolEnums.Events.SEGMENTATION_DATA_MODIFIED, () => this.scheduleFindings(400));
+    // Only the task labelmap's changes count (the diff and model layers report theirs too).
+    eventTarget.addEventListener(ToolEnums.Events.SEGMENTATION_DATA_MODIFIED, (event: Event) => {
+      const id = (event as CustomEvent<{ segmentationId?: string }>).detail?.segmentationId;
+      if (id === undefined || id === this.store?.segmentationId) this.scheduleFindings(400);
+    });
     document.addEventListener("keydown", (event) => this.onKey(event));
     const leave = (): void => {
       this.saver?.flushOnLeave();
@@ -629,6 +971,7 @@ export class Viewer {
     const measured = components.map((component) => ({ component, measurement: measure(component, grid) }));
     this.findings = findingsFor(measured, this.findings, grid.shape, () => crypto.randomUUID());
     this.panel?.render(this.findings);
+    if (this.diff === "on") void this.modelVoxels?.then((model) => model && this.updateDiff(model));
   }
 
   private async snapshot(): Promise<{ labelmap: Uint8Array; findings: Finding[] }> {
@@ -641,6 +984,7 @@ export class Viewer {
     const voxels = this.store.read();
     const signature = this.signature;
     const snapshot = { labelmap: await encodeLabelmap(voxels, this.wire), findings: this.findings };
+    this.savingFindingIds = this.findings.map((f) => f.id);
     this.cleanSignature = signature;
     return snapshot;
   }
@@ -669,10 +1013,9 @@ export class Viewer {
   private async submit(): Promise<void> {
     try {
       if (this.saver?.isDirty && !(await this.saver.save())) return;
-      const result = await this.api.submit(this.config.taskId);
-      this.toasts.show(`Submitted for review (${result.state}).`, "ok");
-      this.editable = false;
-      this.saver?.stopAutosave();
+      const task = await this.api.submit(this.config.taskId);
+      this.toasts.show(`Submitted for review (${stateLabel(task.state)}).`, "ok");
+      this.applyTask(task);
     } catch (error) {
       this.toasts.error(error);
     }
@@ -734,6 +1077,12 @@ export class Viewer {
       case "uncertainty":
         this.uncertainty?.toggle();
         return this.uncertainty !== null;
+      case "modelOverlay":
+        void this.toggleModel();
+        return true;
+      case "diff":
+        void this.toggleDiff();
+        return true;
       case "outline": {
         const outlineOnly = this.toolbar?.toggleOutline() ?? false;
         this.setOverlay({ ...this.overlay, outlineOnly });
@@ -793,4 +1142,10 @@ function streamNearestFirst(volume: Types.IImageVolume): void {
   // A protected field of Cornerstone's streaming volume; the viewer renders as frames arrive.
   (volume as unknown as { autoRenderOnLoad: boolean }).autoRenderOnLoad = false;
   (volume as unknown as Types.IStreamingImageVolume).load();
+}
+
+/** What to show of a failure: the server's `detail` for a refused request, else the message. */
+function errorText(error: unknown): string {
+  if (error instanceof ApiError) return error.detail;
+  return error instanceof Error ? error.message : String(error);
 }

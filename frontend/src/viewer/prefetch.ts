@@ -4,7 +4,7 @@
 // compiled. The viewer awaits the promises; it reports their errors as its own.
 
 import { AnnotationsApi, ApiError, errorFromResponse } from "../api/client";
-import type { Task } from "../api/types";
+import type { Revision, Task } from "../api/types";
 import { decodeLabelmap, type Labelmap } from "../segmentation/wire";
 import { seriesUrl, type DicomJson } from "./series";
 
@@ -12,23 +12,31 @@ export interface PrefetchConfig {
   readonly taskId: string;
   readonly apiRoot: string;
   readonly dicomwebRoot: string;
+  /** A past revision to show instead of the latest. */
+  readonly revisionId?: number | null;
 }
 
 export interface Prefetched {
   readonly task: Promise<Task>;
   /** The series' WADO-RS base URL and its metadata (one DICOM JSON dataset per instance). */
   readonly metadata: Promise<{ readonly base: string; readonly instances: DicomJson[] }>;
-  /** The latest revision's labelmap, decoded and checked; null when the task has none. */
+  /** The labelmap of the revision shown (the latest, or the one asked for), decoded and checked; null when there is none. */
   readonly labelmap: Promise<Labelmap | null>;
+  /** Every revision of the task, newest first (the model's pre-annotation is among them). */
+  readonly revisions: Promise<Revision[]>;
 }
 
 export function prefetch(config: PrefetchConfig, api = new AnnotationsApi(config.apiRoot), fetcher: typeof fetch = fetch): Prefetched {
   const task = api.task(config.taskId);
   const metadata = task.then((t) => seriesMetadata(config.dicomwebRoot, t, fetcher));
-  const labelmap = task.then(async (t) => (t.latest_revision ? decodeLabelmap(await api.labelmap(t.latest_revision.id)) : null));
+  const labelmap = task.then(async (t) => {
+    const id = config.revisionId ?? t.latest_revision?.id;
+    return id === undefined ? null : decodeLabelmap(await api.labelmap(id));
+  });
+  const revisions = api.revisions(config.taskId);
   // Awaited later, by the viewer; until then a failure is not an unhandled rejection.
-  for (const promise of [task, metadata, labelmap]) promise.catch(() => undefined);
-  return { task, metadata, labelmap };
+  for (const promise of [task, metadata, labelmap, revisions]) promise.catch(() => undefined);
+  return { task, metadata, labelmap, revisions };
 }
 
 async function seriesMetadata(dicomwebRoot: string, task: Task, fetcher: typeof fetch): Promise<{ base: string; instances: DicomJson[] }> {
