@@ -122,3 +122,14 @@ def consensuses_of(project: Project) -> QuerySet[Consensus]:
         .select_related("series__study__patient", "resolved_by")
         .order_by("state", "-id")
     )
+
+
+def next_consensus_for(user: User) -> Consensus | None:
+    """The oldest proposed consensus a reviewer may resolve (not one of a series they read)."""
+    reviewing = Membership.objects.filter(user=user, role=Role.REVIEWER).values("project")
+    return (
+        Consensus.objects.filter(project__in=reviewing, state="proposed")
+        .exclude(series__tasks__assignee=user)
+        .order_by("created_at", "id")
+        .first()
+    )

@@ -44,6 +44,9 @@ def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
 def next_task(request: HttpRequest) -> HttpResponse:
     task = selectors.next_task_for(_user(request))
     if task is None:
+        waiting = selectors.next_consensus_for(_user(request))
+        if waiting is not None:  # a reviewer's other queue: consensus to resolve
+            return redirect("consensus-page", consensus_id=waiting.pk)
         return render(request, "annotations/no_tasks.html")
     return redirect("task-page", task_id=task.pk)
 

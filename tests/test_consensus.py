@@ -99,6 +99,7 @@ def test_a_reviewer_resolves_the_consensus_and_every_reader_is_accepted(
     by_series = api(team.reviewer).get(f"/api/annotations/series/{consensus.series_id}/consensus/")
     assert by_series.json()["id"] == consensus.pk
     client.force_login(team.reviewer)
+    assert client.get("/tasks/next/")["Location"] == f"/tasks/consensus/{consensus.pk}/"
     page = client.get(f"/tasks/consensus/{consensus.pk}/").content.decode()
     assert page.count("data-match=") == 3 and "Resolve consensus" in page
     keep = [str(m["index"]) for m in consensus.matches if m["proposed"]]
