@@ -23,7 +23,6 @@ from django.db.models import (
     Case,
     Count,
     Expression,
-    F,
     FloatField,
     Func,
     IntegerField,
@@ -363,7 +362,7 @@ def _tasks(project: Project) -> QuerySet[Task]:
 
 
 def _reviews(project: Project) -> QuerySet[Review]:
-    return Review.objects.filter(task__project=project).order_by()
+    return Review.objects.filter(project=project).order_by()
 
 
 def _series_by_progress(project: Project) -> tuple[StateCount, ...]:
@@ -458,13 +457,12 @@ def _annotator_rows(project: Project, now: datetime) -> list[AnnotatorRow]:
 
 
 def _review_minutes() -> MinutesBetween:
-    return MinutesBetween("task__review_started_at", "created_at")
+    return MinutesBetween("started_at", "created_at")
 
 
 def _review_start_known() -> Q:
-    # A task keeps only the start of its latest review: an earlier review of the same task
-    # (one that sent it to rework) has no known start and is left out of the review times.
-    return Q(created_at__gte=F("task__review_started_at"))
+    # A lead's reopen is a review without a review start: it has no review time.
+    return Q(started_at__isnull=False)
 
 
 def _reviewer_rows(project: Project, now: datetime) -> list[ReviewerRow]:

@@ -136,6 +136,10 @@ class Review(models.Model):
     """A reviewer's decision on one revision of a task, with comments per finding. Never changed."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reviews")
+    # The task's project, copied so the dashboard aggregates reviews without joining tasks.
+    project = models.ForeignKey(
+        Project, null=True, on_delete=models.CASCADE, related_name="reviews"
+    )
     revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="reviews")
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -154,6 +158,8 @@ class Review(models.Model):
         related_name="+",
     )
     model_dice = models.FloatField(null=True, blank=True)
+    # When the reviewer took the task (None for a lead's reopen): review time = created_at - this.
+    started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -164,7 +170,10 @@ class Review(models.Model):
                 name="review_decision_valid",
             )
         ]
-        indexes = [models.Index(fields=("decision", "created_at"))]
+        indexes = [
+            models.Index(fields=("decision", "created_at")),
+            models.Index(fields=("project", "reviewer")),
+        ]
 
     def __str__(self) -> str:
         return f"review #{self.pk}"

@@ -473,6 +473,8 @@ def _review(
     )
     review = Review.objects.create(
         task=task,
+        project_id=task.project_id,
+        started_at=task.review_started_at if task.state == TaskState.IN_REVIEW else None,
         revision=revision,
         reviewer=reviewer,
         decision=decision,

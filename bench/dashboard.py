@@ -157,7 +157,12 @@ def live(task: Task, rng: random.Random, now: datetime, reviewers: list[User]) -
             return reviews
         rework = rng.random() < (0.15, 0.33, 0.0)[round_]  # 15 % once, 5 % twice
         decision = ReviewDecision.REWORK if rework else ReviewDecision.ACCEPTED
-        reviews.append(Review(task=task, reviewer=reviewer, decision=decision, created_at=decided))
+        reviews.append(
+            Review(
+                task=task, project_id=task.project_id, reviewer=reviewer, decision=decision,
+                started_at=review_start, created_at=decided,
+            )
+        )  # fmt: skip
         if not rework:
             task.state, task.accepted_at = TaskState.ACCEPTED, decided
             return reviews

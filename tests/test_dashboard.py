@@ -98,6 +98,11 @@ def make_review(
     )
     review = Review.objects.create(
         task=task,
+        project_id=task.project_id,
+        # The task keeps its latest review start only: earlier reviews have no known start.
+        started_at=task.review_started_at
+        if task.review_started_at and task.review_started_at <= created
+        else None,
         revision=revision,
         reviewer=reviewer,
         decision=decision,

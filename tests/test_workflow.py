@@ -185,6 +185,8 @@ def test_reviewer_takes_comments_and_sends_to_rework_then_accepts(team, api):
     task.refresh_from_db()
     assert task.accepted_at is not None and task.review_started_at is not None
     assert list(Review.objects.values_list("decision", flat=True)) == ["rework", "accepted"]
+    last = Review.objects.last()
+    assert last.project_id == task.project_id and last.started_at == task.review_started_at
     actions = list(AuditEvent.objects.filter(target_type="task", target_id=task.pk)
                    .values_list("action", flat=True))  # fmt: skip
     assert actions == [
