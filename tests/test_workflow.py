@@ -416,3 +416,19 @@ def test_annotators_see_the_task_list_without_lead_forms(team, client):
     assert client.post(f"/projects/{team.project.pk}/tasks/create/", form).status_code == 403
     client.force_login(team.outsider)
     assert client.get(f"/projects/{team.project.pk}/tasks/").status_code == 404
+
+
+def test_revisions_reviews_and_audit_events_are_read_only_in_the_admin(team, client):
+    task = submitted(team)
+    client.force_login(team.admin)
+    revision = task.latest_revision_id
+    assert client.get("/admin/annotations/revision/").status_code == 200
+    assert client.get(f"/admin/annotations/revision/{revision}/delete/").status_code == 403
+    assert (
+        client.post(f"/admin/annotations/revision/{revision}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    event = AuditEvent.objects.first()
+    assert client.get("/admin/projects/auditevent/").status_code == 200
+    assert client.get(f"/admin/projects/auditevent/{event.pk}/delete/").status_code == 403
+    assert Revision.objects.filter(pk=revision).exists()

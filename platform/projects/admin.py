@@ -1,6 +1,9 @@
-from django.contrib import admin
+from typing import Any
 
-from projects.models import Membership, Project
+from django.contrib import admin
+from django.http import HttpRequest
+
+from projects.models import AuditEvent, Membership, Project
 
 
 class MembershipInline(admin.TabularInline):
@@ -22,3 +25,20 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ("project", "user", "role", "created_at")
     list_filter = ("role", "project")
     raw_id_fields = ("user",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail is append-only: readable here, never changed or deleted."""
+
+    list_display = ("created_at", "project", "actor", "action", "target_type", "target_id")
+    list_filter = ("action", "project")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
