@@ -7,12 +7,15 @@ was refused.
 A batch is written in transactions of up to COMMIT_EVERY instances, each instance in its own
 savepoint: one commit (one WAL flush) per chunk rather than per instance, while an instance
 that fails rolls back only its savepoint and deletes only its file. An unexpected error (not a
-refusal) rolls back the chunk it happened in and deletes the files that chunk wrote.
+refusal) rolls back the chunk it happened in and deletes the files that chunk wrote. The series
+rows are updated once per chunk (instance count, cached metadata dropped), in the same
+transaction, for the instances whose savepoints held.
 """
 
 import hashlib
 import io
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
@@ -66,6 +69,7 @@ def _ingest_chunk(
     """Ingest the chunk in one transaction, each instance in a savepoint of its own."""
     written: list[str] = []
     pending = dict(known_series)  # series rows this chunk creates are known once it commits
+    stored: Counter[int] = Counter()
     try:
         with transaction.atomic():
             reports = [
@@ -76,9 +80,12 @@ def _ingest_chunk(
                     mapper=mapper,
                     known_series=pending,
                     written=written,
+                    stored_in_series=stored,
                 )
                 for name, data in chunk
             ]
+            for series_id in sorted(stored):  # one order for all writers: no deadlock
+                _count_stored(series_id, stored[series_id])
     except BaseException:
         for name in written:
             default_storage.delete(name)
@@ -95,12 +102,15 @@ def ingest_instance(
     mapper: UidMapper | None = None,
     known_series: KnownSeries | None = None,
     written: list[str] | None = None,
+    stored_in_series: Counter[int] | None = None,
 ) -> IngestReport:
     """Store one instance, or report it as a duplicate, a conflict or a rejection.
 
     `known_series` (kept by ingest_batch) saves looking the patient, study and series up again
     for every instance of a series that this batch has already stored into; `written` collects
-    the files this call created, for a caller whose transaction encloses this one.
+    the files this call created, for a caller whose transaction encloses this one. Given
+    `stored_in_series`, the instance is counted there and the caller updates the series row
+    (_count_stored) before its transaction commits; without it, the row is updated here.
 
     A resend is caught by the unique constraint rather than looked up first: the insert fails
     in the instance's savepoint, and only then is the stored instance read to report it.
@@ -132,6 +142,7 @@ def ingest_instance(
             source_sha256,
             _or_new(known_series),
             [] if written is None else written,
+            stored_in_series,
         )
     except InvalidDicom as error:
         return IngestReport(Outcome.REJECTED, name, reason=error.detail, **uids)
@@ -268,6 +279,7 @@ def _store(
     source_sha256: str,
     known_series: KnownSeries,
     written: list[str],
+    stored_in_series: Counter[int] | None,
 ) -> Instance:
     """Write the file, then the rows; if the rows fail, the file we wrote goes too."""
     name = f"dicom/{project.pk}/{sha256[:2]}/{sha256}.dcm"
@@ -290,20 +302,32 @@ def _store(
                 source_sha256=source_sha256,
                 **prepared,
             )
-            Series.objects.filter(pk=series.pk).update(
-                instance_count=F("instance_count") + 1,
-                state=SeriesState.RECEIVING,
-                metadata_gz=None,
-                metadata_etag="",
-            )
+            if stored_in_series is None:
+                _count_stored(series.pk, 1)
     except BaseException:
         if created_file:
             default_storage.delete(name)
         raise
     if created_file:
         written.append(name)
+    if stored_in_series is not None:
+        stored_in_series[series.pk] += 1
     known_series[key] = series  # only once its rows are in (committed, or in the savepoint)
     return instance
+
+
+def _count_stored(series_id: int, count: int) -> None:
+    """Add `count` new instances to the series and drop its cached metadata document.
+
+    Called in the transaction that inserted them, so readers see the count and the rows change
+    together (the metadata cache relies on it: see series_metadata).
+    """
+    Series.objects.filter(pk=series_id).update(
+        instance_count=F("instance_count") + count,
+        state=SeriesState.RECEIVING,
+        metadata_gz=None,
+        metadata_etag="",
+    )
 
 
 def _series_key(dataset: FileDataset) -> tuple[str, str, str]:

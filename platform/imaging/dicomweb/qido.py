@@ -1,18 +1,39 @@
 """QIDO-RS (PS3.18 10.6): search studies, series and instances of a project from DB columns.
 
-A page of results costs two queries at most: the page itself (with the parent rows joined) and,
-for studies, one aggregate for the related-series and related-instance counts. Instance counts
-come from Series.instance_count, which ingest keeps in step with the rows it inserts.
+A page of results costs one query: the page itself, with the parent rows joined and, for
+studies, the related-series and related-instance counts as subqueries. Instance counts come from
+Series.instance_count, which ingest keeps in step with the rows it inserts.
+
+Building that query with the ORM costs more CPU than PostgreSQL takes to run it, and clients
+repeat the same searches (a worklist refreshed, a viewer opening a study), so the SQL of recent
+searches is kept per process (_compiled); the rows are always read afresh.
 """
 
 import json
 import re
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet, Subquery, Sum
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 
@@ -249,8 +270,7 @@ def _columns(search: Search) -> list[str]:
             columns.add(PREFIX[(attribute.level, search.level)] + attribute.field)
     if search.extra:
         columns.add("metadata_json" if search.level is Level.INSTANCE else "sample_metadata")
-    if search.level is Level.SERIES:
-        columns.add("instance_count")  # kept by ingest in the instance's own transaction
+    columns.update(COUNT_COLUMNS[tag] for tag in search.returned if BY_TAG[tag].match is Match.NONE)
     return sorted(columns)
 
 
@@ -264,7 +284,24 @@ def _queryset(search: Search, project_id: int) -> QuerySet[Any, dict[str, Any]]:
             queryset = queryset.filter(condition)
     if search.extra and search.level is not Level.INSTANCE:
         queryset = queryset.annotate(sample_metadata=Subquery(_sample(search.level)))
+    if search.level is Level.STUDY:
+        queryset = queryset.annotate(**_study_counts(search))
     return queryset.order_by(*ORDERING[search.level]).values(*_columns(search))
+
+
+def _study_counts(search: Search) -> dict[str, Coalesce]:
+    """Related series and instances per study, as subqueries of the page's own query."""
+    wanted = {COUNT_COLUMNS[t] for t in search.returned if BY_TAG[t].match is Match.NONE}
+    of_study = Series.objects.filter(study_id=OuterRef("pk")).order_by().values("study_id")
+    aggregates = {"n_series": Count("id"), "n_instances": Sum("instance_count")}
+    return {
+        name: Coalesce(
+            Subquery(of_study.annotate(n=aggregates[name]).values("n")),
+            Value(0),
+            output_field=IntegerField(),
+        )
+        for name in sorted(wanted)
+    }
 
 
 def _sample(level: Level) -> QuerySet[Instance, Any]:
@@ -279,21 +316,13 @@ def _sample(level: Level) -> QuerySet[Instance, Any]:
     )
 
 
-def _counts(level: Level, rows: list[dict[str, Any]]) -> dict[int, dict[str, int]]:
-    ids = [row["pk"] for row in rows]
-    if level is Level.STUDY:
-        aggregates = (
-            Series.objects.filter(study_id__in=ids)
-            .values("study_id")
-            .annotate(n_series=Count("id"), n_instances=Sum("instance_count"))
-        )
-        return {
-            a["study_id"]: {"00201206": a["n_series"], "00201208": a["n_instances"]}
-            for a in aggregates
-        }
-    if level is Level.SERIES:
-        return {row["pk"]: {"00201209": row["instance_count"]} for row in rows}
-    return {}
+# The column of each computed count: instance counts of a series are kept by ingest, the
+# study's are summed from its series.
+COUNT_COLUMNS: dict[str, str] = {
+    "00201206": "n_series",
+    "00201208": "n_instances",
+    "00201209": "instance_count",
+}
 
 
 # --- results -------------------------------------------------------------------------------
@@ -308,9 +337,7 @@ def _retrieve_path(row: dict[str, Any], level: Level) -> str:
     return path
 
 
-def _result(
-    row: dict[str, Any], search: Search, counts: dict[str, int], base_url: str
-) -> dict[str, dict[str, Any]]:
+def _result(row: dict[str, Any], search: Search, base_url: str) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {
         CHARSET: {"vr": "CS", "Value": ["ISO_IR 192"]},
         AVAILABILITY: {"vr": "CS", "Value": ["ONLINE"]},
@@ -319,7 +346,7 @@ def _result(
     for tag in search.returned:
         attribute = BY_TAG[tag]
         if attribute.match is Match.NONE:
-            result[tag] = element(attribute.vr, counts.get(tag, 0))
+            result[tag] = element(attribute.vr, row[COUNT_COLUMNS[tag]] or 0)
         else:
             path = PREFIX[(attribute.level, search.level)] + attribute.field
             result[tag] = element(attribute.vr, row[path])
@@ -332,16 +359,92 @@ def _result(
     return dict(sorted(result.items()))
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledSearch:
+    using: str  # the database alias
+    sql: str
+    params: tuple[Any, ...]
+    # Per column position, the functions the ORM applies to a value read (count subqueries
+    # come back through int(), for one), and the expression they are given.
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+
+
+MAX_COMPILED = 256
+_compiled_searches: OrderedDict[tuple[Any, ...], CompiledSearch] = OrderedDict()
+_compiled_lock = threading.Lock()
+
+
+def _search_key(search: Search, project_id: int) -> tuple[Any, ...]:
+    filters = tuple((attribute.tag, tuple(values)) for attribute, values in search.filters)
+    return (
+        project_id,
+        search.level,
+        tuple(sorted(search.scope.items())),
+        filters,
+        tuple(search.returned),
+        tuple(search.extra),
+        search.offset,
+        search.limit,
+    )
+
+
+def _compiled(search: Search, project_id: int) -> CompiledSearch | None:
+    """The page's SQL, from the ORM once per distinct search; None if it can match nothing."""
+    key = _search_key(search, project_id)
+    with _compiled_lock:
+        found = _compiled_searches.get(key)
+        if found is not None:
+            _compiled_searches.move_to_end(key)
+            return found
+    queryset = _queryset(search, project_id)[search.offset : search.offset + search.limit + 1]
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return None  # nothing can match: the ORM answers that without a query
+    converters = compiler.get_converters([column for column, _, _ in compiler.select])
+    compiled = CompiledSearch(
+        queryset.db,
+        sql,
+        tuple(params),
+        tuple((i, tuple(funcs), expr) for i, (funcs, expr) in sorted(converters.items())),
+    )
+    with _compiled_lock:
+        _compiled_searches[key] = compiled
+        while len(_compiled_searches) > MAX_COMPILED:
+            _compiled_searches.popitem(last=False)
+    return compiled
+
+
+def _rows(search: Search, project_id: int) -> list[dict[str, Any]]:
+    """The page plus one row (to tell whether there are more), as dicts keyed by column path."""
+    compiled = _compiled(search, project_id)
+    if compiled is None:
+        queryset = _queryset(search, project_id)
+        return list(queryset[search.offset : search.offset + search.limit + 1])
+    # The SQL names each column by its path ("... AS patient__patient_id"), as values() does.
+    connection = connections[compiled.using]
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, compiled.params)
+        names = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    if compiled.converters:
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for position, functions, expression in compiled.converters:
+                for function in functions:
+                    row[position] = function(row[position], expression, connection)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
 def run_search(request: HttpRequest, project_id: int, search: Search) -> HttpResponse:
     """The search's page of results as DICOM JSON; an empty page is 200 with []."""
-    queryset = _queryset(search, project_id)
-    rows = list(queryset[search.offset : search.offset + search.limit + 1])
+    rows = _rows(search, project_id)
     more = len(rows) > search.limit
     rows = rows[: search.limit]
-    counts = _counts(search.level, rows)
     base_url = request.build_absolute_uri(reverse("dicomweb-studies", args=[project_id]))
     base_url = base_url.removesuffix("studies")
-    results = [_result(row, search, counts.get(row["pk"], {}), base_url) for row in rows]
+    results = [_result(row, search, base_url) for row in rows]
     response = dicom_json(request, results)
     warnings = list(search.warnings)
     if more and search.capped:
