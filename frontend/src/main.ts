@@ -1,14 +1,20 @@
 // Viewer entry: the Django task page renders
-//   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-autosave-seconds data-revision-id>
+//   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-study-uid data-series-uid
+//        data-autosave-seconds data-revision-id>
 // This module stays small; Cornerstone and the viewer load as a separate chunk.
 import { parseRevisionId } from "./review/mode";
 import "./ui/viewer.css";
 import { prefetch } from "./viewer/prefetch";
+import { loadPreview, previewFrame, type Preview } from "./viewer/preview";
+import { framesFromMetadata } from "./viewer/series";
 
 export interface MountConfig {
   readonly taskId: string;
   readonly apiRoot: string;
   readonly dicomwebRoot: string;
+  /** The series' UIDs (empty when the page does not give them: then the task says). */
+  readonly studyUid: string;
+  readonly seriesUid: string;
   readonly autosaveSeconds: number;
   /** A past revision to show read-only (the page's ?revision=); null: the latest, to work on. */
   readonly revisionId: number | null;
@@ -26,10 +32,14 @@ export function readConfig(root: HTMLElement): MountConfig | string {
     taskId,
     apiRoot: (root.dataset["apiRoot"] ?? "/api/annotations").replace(/\/+$/, ""),
     dicomwebRoot,
+    studyUid: root.dataset["studyUid"] ?? "",
+    seriesUid: root.dataset["seriesUid"] ?? "",
     autosaveSeconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 30,
     revisionId,
   };
 }
+
+const PREVIEW_WAIT_MS = 600;
 
 const root = document.querySelector<HTMLElement>("#viewer");
 if (root !== null) {
@@ -41,8 +51,24 @@ if (root !== null) {
     root.textContent = "Loading the viewer…";
     // The task, metadata and labelmap requests go out now, while the viewer's chunk loads.
     const early = prefetch(config);
-    import("./viewer/app")
-      .then(({ Viewer }) => new Viewer(root, config, early).start())
+    // The middle slice, drawn as soon as it arrives; the viewer takes it over and drops it once
+    // its own viewport has drawn.
+    const preview = early.metadata
+      .then(({ base, instances }) => loadPreview(previewFrame(framesFromMetadata(instances, base).frames)))
+      .then((shown: Preview | null) => {
+        if (shown && root.dataset["state"] === undefined) {
+          root.replaceChildren(shown.element);
+          shown.fit();
+        }
+        return shown;
+      })
+      .catch(() => null);
+    // The viewer's chunk is already downloading (the page preloads it), but running it holds the
+    // main thread for a few hundred milliseconds: it waits for the preview, a moment at most.
+    const previewOrTimeout = Promise.race([preview, new Promise((resolve) => window.setTimeout(resolve, PREVIEW_WAIT_MS))]);
+    previewOrTimeout
+      .then(() => import("./viewer/app"))
+      .then(({ Viewer }) => new Viewer(root, config, early, preview).start())
       .catch((error: unknown) => {
         console.error(error);
         root.replaceChildren(Object.assign(document.createElement("p"), { className: "nf-banner", textContent: `The viewer could not start: ${String(error)}` }));

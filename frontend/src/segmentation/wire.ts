@@ -41,6 +41,8 @@ export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Prom
     );
   }
   if (grid.direction.length !== 9) throw new InvalidLabelmap("direction must hold 9 numbers");
+  // The digest (off the main thread in browsers) runs while the voxels are compressed.
+  const [sha256, body] = await Promise.all([sha256Hex(voxels), gzip(voxels)]);
   // Same key order as the Python encoder (dataclass field order, sha256 last).
   const fields = {
     shape: [...grid.shape],
@@ -48,10 +50,9 @@ export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Prom
     origin: [...grid.origin],
     direction: [...grid.direction],
     series: grid.series,
-    sha256: await sha256Hex(voxels),
+    sha256,
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(fields));
-  const body = await gzip(voxels);
   const out = new Uint8Array(PREFIX_BYTES + headerBytes.length + body.length);
   out.set(new TextEncoder().encode(MAGIC), 0);
   const view = new DataView(out.buffer);

@@ -57,6 +57,7 @@ import { LUNG, voiRange, type WindowPreset } from "./presets";
 import { startCornerstone } from "./engine";
 import { nearestFirst } from "./loadOrder";
 import { prefetch, type Prefetched } from "./prefetch";
+import type { Preview } from "./preview";
 import { framesFromMetadata, type DicomJson, type SeriesFrames } from "./series";
 
 export interface ViewerConfig {
@@ -66,6 +67,8 @@ export interface ViewerConfig {
   readonly autosaveSeconds: number;
   /** A past revision to show read-only; null or absent: the latest. */
   readonly revisionId?: number | null;
+  /** The series' UIDs as the page gives them (the task's own must match). */
+  readonly seriesUid?: string;
 }
 
 const MODEL_SEGMENTATION_ID = "noduleflow-model";
@@ -118,6 +121,12 @@ export class Viewer {
   private signature: string | null = null;
   private findingsTimer: number | null = null;
   private lastLoadingRender = 0;
+  /**
+   * While the preview stands in for the volume, the volume is drawn once, when every frame is in:
+   * each draw while frames stream in uploads the volume's texture again and holds the main
+   * thread (hundreds of milliseconds with software WebGL), and so the frames' decoding.
+   */
+  private holdRenders = false;
   private resizeObserver: ResizeObserver | null = null;
   private help: HTMLDialogElement | null = null;
   private editable = false;
@@ -154,12 +163,16 @@ export class Viewer {
   private serverFindingIds = new Set<string>();
   private savingFindingIds: string[] = [];
   private decided = false;
+  /** The entry module's first look at the middle slice, until a viewport has drawn. */
+  private preview: Preview | null = null;
+  private firstDrawn = false;
 
   constructor(
     private readonly root: HTMLElement,
     private readonly config: ViewerConfig,
     /** Requests main.ts sent while this code loaded (made here when absent). */
     private readonly early?: Prefetched,
+    private readonly earlyPreview?: Promise<Preview | null>,
   ) {
     this.api = new AnnotationsApi(config.apiRoot);
   }
@@ -170,6 +183,11 @@ export class Viewer {
     // shown, editing on) or error. Tests and benchmarks wait on it; CSS may use it.
     this.setState("loading");
     this.root.replaceChildren(this.progress.element, this.toasts.element, this.dialogs);
+    void this.earlyPreview?.then((preview) => {
+      if (!preview || this.firstDrawn) return;
+      this.preview = preview;
+      this.placePreview();
+    });
     try {
       this.progress.step("Loading task…");
       performance.mark("nf:start");
@@ -177,6 +195,9 @@ export class Viewer {
       const task = await early.task;
       this.task = task;
       performance.mark("nf:task");
+      if (this.config.seriesUid && this.config.seriesUid !== task.series.series_instance_uid) {
+        throw new Error("The page and the task name different series: reload the page.");
+      }
       this.access = accessFor(task, this.config.revisionId ?? null);
       this.editable = this.access.editable;
       this.shown = await this.revisionShown(task, early.revisions);
@@ -191,12 +212,18 @@ export class Viewer {
       if (!series.uniform) this.drawable = this.editable = false;
       this.buildPage(task, volumeMode);
       this.engine = new RenderingEngine(ENGINE_ID);
+      this.holdRenders = volumeMode && this.preview !== null;
       const { allLoaded, firstShown } = await this.loadImages(volumeMode);
       performance.mark("nf:viewports");
       // The overlay waits for the first image (and its paint): writing and drawing tens of MB
-      // of labels would otherwise hold it back.
+      // of labels would otherwise hold it back. With the preview up, that image is drawn once
+      // all frames are in; the preview stays until then (a frame that failed may never draw).
+      if (this.holdRenders) await allLoaded.then(() => Promise.race([firstShown, new Promise((resolve) => window.setTimeout(resolve, 3000))]));
       await Promise.race([firstShown, allLoaded]);
       performance.mark("nf:first-image");
+      this.firstDrawn = true;
+      this.preview?.remove();
+      this.preview = null;
       await new Promise((resolve) => window.setTimeout(resolve, 0));
       this.showOverlay();
       await this.loadLabelmap(task, early.labelmap);
@@ -289,6 +316,7 @@ export class Viewer {
       if (event.type === Enums.Events.IMAGE_LOADED) this.renderIfShown(id);
       if (done === total) {
         performance.mark("nf:images-loaded");
+        this.holdRenders = false;
         this.engine?.renderViewports(this.viewportIds());
         if (failed) this.toasts.show(`${failed} of ${total} images could not be loaded or decoded.`, "error");
         eventTarget.removeEventListener(Enums.Events.IMAGE_LOADED, loaded);
@@ -329,6 +357,7 @@ export class Viewer {
 
   /** While frames stream in, redraw a viewport only when the slice it shows has arrived. */
   private renderIfShown(imageId: string): void {
+    if (this.holdRenders) return;
     for (const id of this.viewportIds()) {
       const viewport = this.engine?.getViewport(id) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
       const shown = viewport?.getCurrentImageId();
@@ -343,6 +372,7 @@ export class Viewer {
 
   /** Draw the viewports whose slice has arrived (an empty slice is not worth a redraw). */
   private renderShownIfLoaded(): void {
+    if (this.holdRenders) return;
     for (const id of this.viewportIds()) {
       const viewport = this.engine?.getViewport(id) as (Types.IVolumeViewport | Types.IStackViewport) | undefined;
       const shown = viewport?.getCurrentImageId();
@@ -480,6 +510,16 @@ export class Viewer {
     this.toolbar.setLayout(this.layout);
     this.toolbar.setActiveTool("windowLevel");
     this.applyTask(task);
+    this.placePreview();
+  }
+
+  /** Keep the first look where the first viewport is (or will be) until that viewport draws. */
+  private placePreview(): void {
+    const preview = this.preview;
+    if (!preview) return;
+    const holder = this.grid.isConnected ? (this.grid.querySelector(".nf-cell") ?? this.grid) : this.root;
+    if (preview.element.parentElement !== holder) holder.prepend(preview.element);
+    preview.fit();
   }
 
   private makeToolbar(volumeMode: boolean): Toolbar {
@@ -757,6 +797,7 @@ export class Viewer {
       return { spec, element };
     });
     this.grid.replaceChildren(...elements.map(({ spec, element }) => h("div", { className: "nf-cell" }, element, h("span", { className: "nf-label" }, spec.label))));
+    this.placePreview();
     const volumeMode = this.layout !== "stack";
     engine.setViewports(
       elements.map(({ spec, element }) => ({

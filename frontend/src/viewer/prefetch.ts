@@ -1,5 +1,6 @@
-// The requests a task page needs before it can show anything — the task, then the series'
-// metadata and the latest revision's labelmap side by side — sent from the entry module, while
+// The requests a task page needs before it can show anything — the task and the series'
+// metadata (whose UIDs the page carries) side by side, then the latest revision's labelmap —
+// sent from the entry module, while
 // the viewer's code (Cornerstone and vtk.js, most of the bundle) is still being fetched and
 // compiled. The viewer awaits the promises; it reports their errors as its own.
 
@@ -14,6 +15,9 @@ export interface PrefetchConfig {
   readonly dicomwebRoot: string;
   /** A past revision to show instead of the latest. */
   readonly revisionId?: number | null;
+  /** The series' UIDs, when the page gives them: its metadata need not wait for the task. */
+  readonly studyUid?: string;
+  readonly seriesUid?: string;
 }
 
 export interface Prefetched {
@@ -28,7 +32,11 @@ export interface Prefetched {
 
 export function prefetch(config: PrefetchConfig, api = new AnnotationsApi(config.apiRoot), fetcher: typeof fetch = fetch): Prefetched {
   const task = api.task(config.taskId);
-  const metadata = task.then((t) => seriesMetadata(config.dicomwebRoot, t, fetcher));
+  const { studyUid, seriesUid } = config;
+  const metadata =
+    studyUid && seriesUid
+      ? seriesMetadata(config.dicomwebRoot, studyUid, seriesUid, fetcher)
+      : task.then((t) => seriesMetadata(config.dicomwebRoot, t.series.study_instance_uid, t.series.series_instance_uid, fetcher));
   const labelmap = task.then(async (t) => {
     const id = config.revisionId ?? t.latest_revision?.id;
     return id === undefined ? null : decodeLabelmap(await api.labelmap(id));
@@ -39,8 +47,8 @@ export function prefetch(config: PrefetchConfig, api = new AnnotationsApi(config
   return { task, metadata, labelmap, revisions };
 }
 
-async function seriesMetadata(dicomwebRoot: string, task: Task, fetcher: typeof fetch): Promise<{ base: string; instances: DicomJson[] }> {
-  const base = seriesUrl(dicomwebRoot, task.series.study_instance_uid, task.series.series_instance_uid, window.location.origin);
+async function seriesMetadata(dicomwebRoot: string, study: string, series: string, fetcher: typeof fetch): Promise<{ base: string; instances: DicomJson[] }> {
+  const base = seriesUrl(dicomwebRoot, study, series, window.location.origin);
   let response: Response;
   try {
     response = await fetcher(`${base}/metadata`, { headers: { Accept: "application/dicom+json" }, credentials: "same-origin" });
