@@ -16,6 +16,7 @@ MAGIC = b"NFLM"
 VERSION = 1
 GZIP = 1
 MAX_HEADER_BYTES = 64 * 1024
+_CHUNK = 1024 * 1024  # inflate step in bytes
 
 
 class InvalidLabelmap(PlatformError):
@@ -86,21 +87,35 @@ def decode(payload: bytes, *, max_voxels: int) -> Labelmap:
     header = read_header(payload)
     if header.voxel_count > max_voxels:
         raise InvalidLabelmap(f"labelmap has {header.voxel_count} voxels, over {max_voxels}")
-    body = payload[10 + len(_header_bytes(payload)) :]
+    count = header.voxel_count
+    # Inflated and hashed a chunk at a time, each chunk while it is still in the CPU cache,
+    # straight into the voxel array: no growing buffer, no second pass over 35 MB to hash it.
+    voxels = np.empty(count, dtype=np.uint8)
+    digest = hashlib.sha256()
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending: bytes | memoryview = memoryview(payload)[10 + len(_header_bytes(payload)) :]
+    filled = 0
     try:
-        raw = inflater.decompress(body, header.voxel_count + 1)
+        while not inflater.eof:
+            chunk = inflater.decompress(pending, min(_CHUNK, count + 1 - filled))
+            pending = inflater.unconsumed_tail
+            if not chunk:  # the input ran out
+                break
+            if filled + len(chunk) > count:
+                filled += len(chunk)
+                break
+            voxels[filled : filled + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+            digest.update(chunk)
+            filled += len(chunk)
     except zlib.error:
         raise InvalidLabelmap("labelmap voxels are not valid gzip data") from None
-    if len(raw) != header.voxel_count or inflater.unconsumed_tail:
+    if filled != count or (inflater.unconsumed_tail and not inflater.eof):
         raise InvalidLabelmap(
-            f"labelmap voxels inflate to {len(raw)} bytes, "
-            f"not the {header.voxel_count} of its shape"
+            f"labelmap voxels inflate to {filled} bytes, not the {count} of its shape"
         )
-    if hashlib.sha256(raw).hexdigest() != header.sha256:
+    if digest.hexdigest() != header.sha256:
         raise InvalidLabelmap("labelmap checksum does not match its voxels")
-    voxels = np.frombuffer(raw, dtype=np.uint8).reshape(header.shape)
-    return Labelmap(header=header, voxels=voxels)
+    return Labelmap(header=header, voxels=voxels.reshape(header.shape))
 
 
 def _header_bytes(payload: bytes) -> bytes:
