@@ -71,7 +71,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -91,6 +90,9 @@ import pydicom
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+from bench.processes import free_port, process, tail  # noqa: I001 (needs REPO on the path)
+
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lidc"
 RESULTS_DIR = REPO / "bench" / "results"
 VENV_BIN = REPO / ".venv" / "bin"
@@ -812,48 +814,6 @@ def group_cpu_seconds(groups: Sequence[int]) -> float:
         if int(fields[2]) in groups:  # pgrp; utime and stime are fields 14 and 15 of stat
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-@contextlib.contextmanager
-def process(
-    argv: Sequence[str], log: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A child in its own process group, stopped (TERM, then KILL) when the block ends."""
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            list(argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-            start_new_session=True,
-        )
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.wait(timeout=10)
 
 
 def wait_http(

@@ -63,7 +63,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -79,6 +78,9 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+from bench.processes import free_port, process, tail  # noqa: I001 (needs REPO on the path)
+
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lidc"
 RESULTS_DIR = REPO / "bench" / "results"
 VENV_BIN = REPO / ".venv" / "bin"
@@ -334,48 +336,6 @@ class Figures:
 
 
 # --- processes ----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-@contextlib.contextmanager
-def process(
-    argv: Sequence[str], log: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A child in its own process group, stopped (TERM, then KILL) when the block ends."""
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            list(argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-            start_new_session=True,
-        )
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.wait(timeout=10)
-
-
 def wait_http(url: str, child: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
