@@ -17,6 +17,7 @@ from imaging.processing import process_series
 from imaging.services import ingest_batch
 from tests.dicom_factory import series_bytes
 from tests.factories import MembershipFactory
+from tests.processes import wait_until
 
 SLICES = 8
 
@@ -48,15 +49,6 @@ def read_and_submit(api, task, shift: int):
     assert client.post(f"/api/annotations/tasks/{task.pk}/submit/").status_code == 200
 
 
-def wait_for(predicate, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_last_reader_s_submission_builds_the_consensus_in_the_worker(team, api, celery_worker):
@@ -66,7 +58,7 @@ def test_the_last_reader_s_submission_builds_the_consensus_in_the_worker(team, a
     time.sleep(1)
     assert not Consensus.objects.exists()  # one reader is still at work
     read_and_submit(api, second, shift=1)
-    assert wait_for(lambda: Consensus.objects.filter(series=series).exists())
+    wait_until(lambda: Consensus.objects.filter(series=series).exists(), 60, "the consensus")
     consensus = Consensus.objects.get(series=series)
     (match,) = consensus.matches
     assert match["reader_count"] == 2

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from inference.models import InferenceRun, ModelStatus, RunState
 from inference.services import request_preannotation, run_preannotation
 from tests.dicom_factory import series_bytes
 from tests.factories import ProjectFactory
+from tests.processes import wait_until
 
 
 def ready_series(project, count: int = 16, size: int = 64, **kwargs) -> Series:
@@ -133,15 +133,6 @@ def test_the_runs_api_shows_state_and_the_lead_can_start_a_run(team, api):
     assert api(team.outsider).get(f"/api/inference/series/{series.pk}/runs/").status_code == 404
 
 
-def wait_for(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_random_weights_unet_runs_through_the_real_worker(celery_worker):
@@ -150,7 +141,9 @@ def test_a_random_weights_unet_runs_through_the_real_worker(celery_worker):
     model = unet(project)
     registry.activate(model)
     run = request_preannotation(series=series)
-    assert wait_for(lambda: InferenceRun.objects.get(pk=run.pk).state in ("succeeded", "failed"))
+    wait_until(
+        lambda: InferenceRun.objects.get(pk=run.pk).state in ("succeeded", "failed"), 120, "the run"
+    )
     run.refresh_from_db()
     assert run.state == RunState.SUCCEEDED, run.error
     assert Task.objects.get(series=series).latest_revision.model_version_id == model.pk
@@ -185,12 +178,16 @@ def test_killing_the_worker_mid_task_leads_to_a_retry_not_a_lost_or_duplicate_re
         with app.connection_for_write(url="redis://127.0.0.1:6379/12") as conn:
             run = InferenceRun.objects.create(series=series, model_version=model)
             app.send_task("inference.preannotate", (run.pk,), queue="gpu", connection=conn)
-        assert wait_for(lambda: InferenceRun.objects.get(pk=run.pk).stage == "network", 90)
+        wait_until(
+            lambda: InferenceRun.objects.get(pk=run.pk).stage == "network", 90, "the network"
+        )
         children = psutil.Process(worker.pid).children(recursive=True)
         assert children, "the prefork worker has a child doing the work"
         for child in children:
             os.kill(child.pid, signal.SIGKILL)
-        assert wait_for(lambda: InferenceRun.objects.get(pk=run.pk).state == "succeeded", 180)
+        wait_until(
+            lambda: InferenceRun.objects.get(pk=run.pk).state == "succeeded", 180, "the retry"
+        )
     run.refresh_from_db()
     assert run.attempts == 2
     assert Revision.objects.filter(task__series=series).count() == 1
