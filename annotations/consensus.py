@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from annotations import agreement, labelmaps
+from annotations.labelmaps import LabelmapHeader
 from annotations.models import Consensus, ConsensusState, Revision, Task, TaskState
 from annotations.services import InvalidReview, accept_task, labelmap_voxels, start_review
 from config.errors import Conflict, Forbidden
@@ -34,7 +35,7 @@ class Readings:
     revisions: list[Revision]
     labelmaps: list[np.ndarray]
     matched: list[agreement.MatchedNodule]
-    spacing: tuple[float, float, float]
+    header: LabelmapHeader  # the series' grid, for writing labelmaps on it
 
 
 def read_series(series: Series, revisions: list[Revision]) -> Readings:
@@ -48,7 +49,7 @@ def read_series(series: Series, revisions: list[Revision]) -> Readings:
         split = agreement.split_labelmap(f"task-{revision.task_id}", volume, spacing)
         nodules += agreement.attach_findings(split, revision.findings)
     matched = agreement.match_nodules(nodules, max_members=len(revisions))
-    return Readings(revisions, volumes, matched, spacing)
+    return Readings(revisions, volumes, matched, header)
 
 
 def build_consensus(*, series_id: int) -> Consensus | None:
@@ -66,7 +67,7 @@ def build_consensus(*, series_id: int) -> Consensus | None:
     revisions = [t.latest_revision for t in tasks if t.latest_revision is not None]
     readings = read_series(series, revisions)
     proposal = agreement.consensus_labelmap(readings.labelmaps)
-    payload = labelmaps.encode(proposal, labelmaps.series_header(series))
+    payload = labelmaps.encode(proposal, readings.header)
     readers = [f"task-{r.task_id}" for r in revisions]
     figures = agreement.measure_agreement(readers, readings.matched)
     needed = agreement.votes_needed(len(revisions))
@@ -164,8 +165,7 @@ def resolve_consensus(
         if len(readings.matched) != len(consensus.matches):
             raise Conflict("the readers' labels changed; reload the consensus")
         final = _final_labelmap(readings, include)
-        header = labelmaps.series_header(consensus.series)
-        consensus.labelmap = _store(consensus.series, labelmaps.encode(final, header))
+        consensus.labelmap = _store(consensus.series, labelmaps.encode(final, readings.header))
         consensus.findings = [
             _consensus_finding(i, m) for i, m in enumerate(readings.matched) if i in include
         ]

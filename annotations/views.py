@@ -59,7 +59,15 @@ def _study_choices(project: Project) -> list[tuple[int, str]]:
     ]
 
 
-def _tasks_context(request: HttpRequest, project: Project, user: User) -> dict[str, Any]:
+def _tasks_context(
+    request: HttpRequest,
+    project: Project,
+    user: User,
+    *,
+    create_form: CreateTasksForm | None = None,
+    workflow_form: WorkflowForm | None = None,
+) -> dict[str, Any]:
+    """The task list page; a lead's forms are fresh unless a refused submission is passed in."""
     filters = {key: request.GET.get(key, "") for key in ("state", "assignee")}
     tasks = selectors.task_list(user, project, filters).select_related("series__study__patient")
     page = Paginator(tasks, 50).get_page(request.GET.get("page"))
@@ -73,10 +81,12 @@ def _tasks_context(request: HttpRequest, project: Project, user: User) -> dict[s
         "is_lead": is_lead,
         "annotators": annotators,
         "open_states": {TaskState.NEW, TaskState.IN_PROGRESS, TaskState.REWORK},
-        "create_form": CreateTasksForm(project=project, studies=_study_choices(project))
+        "create_form": (
+            create_form or CreateTasksForm(project=project, studies=_study_choices(project))
+        )
         if is_lead
         else None,
-        "workflow_form": WorkflowForm(instance=project) if is_lead else None,
+        "workflow_form": (workflow_form or WorkflowForm(instance=project)) if is_lead else None,
         "consensuses": selectors.consensuses_of(project)[:100]
         if can(user, Action.VIEW_DASHBOARD, project) or Role.REVIEWER in roles_of(user, project)
         else [],
@@ -98,7 +108,6 @@ def create_tasks_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for(user, project_id)
     require(user, Action.MANAGE_TASKS, project)
     form = CreateTasksForm(request.POST, project=project, studies=_study_choices(project))
-    context = _tasks_context(request, project, user)
     if form.is_valid():
         values = form.cleaned_data
         series_ids = Series.objects.filter(
@@ -119,7 +128,7 @@ def create_tasks_page(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             messages.success(request, f"{len(made)} task(s) created.")
             return redirect("project-tasks", project_id=project.pk)
-    context["create_form"] = form
+    context = _tasks_context(request, project, user, create_form=form)
     return render(request, "annotations/project_tasks.html", context, status=400)
 
 
@@ -154,7 +163,7 @@ def workflow_settings(request: HttpRequest, project_id: int) -> HttpResponse:
         form.save()
         messages.success(request, "Workflow settings saved.")
         return redirect("project-tasks", project_id=project.pk)
-    context = _tasks_context(request, project, user) | {"workflow_form": form}
+    context = _tasks_context(request, project, user, workflow_form=form)
     return render(request, "annotations/project_tasks.html", context, status=400)
 
 
@@ -219,8 +228,7 @@ def consensus_page(request: HttpRequest, consensus_id: int) -> HttpResponse:
         "consensus": found,
         "rows": _match_rows(found),
         "kappas": _kappa_rows(found.agreement),
-        "can_resolve": found.state == "proposed"
-        and can(user, Action.VIEW, found.project)
-        and Role.REVIEWER in roles_of(user, found.project),
+        # consensus_for let only the project's reviewers, leads and site admins this far.
+        "can_resolve": found.state == "proposed" and Role.REVIEWER in roles_of(user, found.project),
     }
     return render(request, "annotations/consensus.html", context, status=status)
