@@ -90,8 +90,8 @@ import pydicom
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO)]
-from bench.processes import free_port, process, tail  # noqa: I001 (needs REPO on the path)
+sys.path[:0] = [str(REPO)]  # for bench.processes, below
+from bench.processes import free_port, process, tail
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "lidc"
 RESULTS_DIR = REPO / "bench" / "results"
