@@ -11,6 +11,8 @@ from typing import Any
 
 import pydicom
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from pydicom.dataset import Dataset
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
@@ -293,16 +295,73 @@ def test_an_unexpected_error_rolls_back_its_chunk_and_deletes_its_files(
         yield from items
         yield "boom", b""  # never read: the error comes from ingest below
 
-    real = services.ingest_instance
+    real = services.prepare_instance
 
-    def ingest(**kwargs: Any) -> Any:
+    def prepare(**kwargs: Any) -> Any:
         if kwargs["name"] == "boom":
             raise RuntimeError("disk on fire")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "ingest_instance", ingest)
+    monkeypatch.setattr(services, "prepare_instance", prepare)
     with pytest.raises(RuntimeError):
         ingest_batch(project=project, items=failing())
     # The first chunk (2 instances) committed; the second (1 instance, then the error) did not.
     assert Instance.objects.count() == 2
     assert len(stored_files(settings)) == 2
+
+
+def test_a_chunk_is_written_with_a_fixed_number_of_queries(project):
+    # Ten or thirty instances cost the same: one lookup of the stored UIDs, the series found
+    # once, one INSERT, one update of the series row.
+    ingest_batch(project=project, items=series_bytes(1))
+    with CaptureQueriesContext(connection) as ten:
+        ingest_batch(project=project, items=series_bytes(11)[1:])
+    with CaptureQueriesContext(connection) as thirty:
+        reports = ingest_batch(project=project, items=series_bytes(41)[11:])
+    assert {r.outcome for r in reports} == {Outcome.STORED}
+    assert len(ten) == len(thirty) <= 10
+    assert Series.objects.get().instance_count == 41
+
+
+def test_a_resent_series_is_reported_as_duplicates_with_one_lookup(
+    project, django_assert_max_num_queries
+):
+    items = series_bytes(20)
+    ingest_batch(project=project, items=items)
+    with django_assert_max_num_queries(4):
+        reports = ingest_batch(project=project, items=items)
+    assert {r.outcome for r in reports} == {Outcome.DUPLICATE}
+    assert {r.instance_id for r in reports} == set(Instance.objects.values_list("pk", flat=True))
+    assert Series.objects.get().instance_count == 20
+
+
+def test_an_instance_stored_by_another_ingest_meanwhile_is_reported_not_lost(
+    project, settings, monkeypatch
+):
+    # Another ingest inserts one of the chunk's instances between the chunk's lookup of the
+    # stored UIDs and its INSERT: the chunk is redone one instance at a time.
+    from imaging import services
+
+    items = series_bytes(4)
+    (elsewhere,) = ingest_batch(project=project, items=items[2:3])
+    real = services._stored
+    monkeypatch.setattr(services, "_stored", lambda p, uids: {} if len(uids) > 1 else real(p, uids))
+    reports = ingest_batch(project=project, items=items)
+    assert [r.outcome for r in reports] == [
+        Outcome.STORED, Outcome.STORED, Outcome.DUPLICATE, Outcome.STORED,
+    ]  # fmt: skip
+    assert reports[2].instance_id == elsewhere.instance_id
+    assert Instance.objects.count() == 4
+    assert Series.objects.get().instance_count == 4
+    assert len(stored_files(settings)) == 4
+
+
+def test_a_series_of_another_study_leaves_no_study_or_patient_behind(project):
+    ingest_batch(project=project, items=series_bytes(2))
+    moved = ct_dataset(5, study="1.2.826.0.1.3680043.8.498.99", sop="1.2.3.4.99")
+    moved.PatientID = "SOMEONE-ELSE"
+    reports = ingest_batch(project=project, items=[("moved.dcm", to_bytes(moved))])
+    assert reports[0].outcome == Outcome.REJECTED
+    assert "another study" in reports[0].reason
+    assert Study.objects.count() == 1
+    assert Patient.objects.count() == 1

@@ -102,6 +102,18 @@ class Series(models.Model):
         return f"series #{self.pk}"
 
 
+class DocumentTextField(models.TextField):
+    """A TextField bulk-inserted as one plain parameter per row.
+
+    Django's PostgreSQL bulk insert otherwise sends each column as an array (UNNEST), and
+    psycopg escapes every double quote of every JSON document in that array in Python: about
+    0.45 ms per instance of a 133-slice CT, a tenth of its whole ingest.
+    """
+
+    def get_placeholder(self, value: object, compiler: object, connection: object) -> str:
+        return "%s"
+
+
 class Instance(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="instances")
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="instances")
@@ -129,7 +141,7 @@ class Instance(models.Model):
     source_sha256 = models.CharField(max_length=64)
     frame_index = models.JSONField(default=list)
     # This instance's DICOM JSON without bulk data (PixelData is a BulkDataURI), serialised once.
-    metadata_json = models.TextField()
+    metadata_json = DocumentTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
