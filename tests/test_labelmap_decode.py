@@ -60,3 +60,80 @@ def test_a_body_that_is_not_gzip_is_refused():
 def test_a_shape_over_the_series_limit_is_refused_before_inflating():
     with pytest.raises(InvalidLabelmap, match="over 5999"):
         decode(payload_of(bytes(6000)), max_voxels=5999)
+
+
+# --- compression 2: only the box around the non-zero voxels is in the body -------------------
+def box_payload(voxels: np.ndarray, box: object, *, inside: bytes | None = None) -> bytes:
+    """A box-compressed payload of `voxels` claiming `box`, around any body."""
+    fields = {"shape": list(SHAPE), "spacing": [2.5, 0.7, 0.7], "origin": [0, 0, 0],
+              "direction": [1, 0, 0, 0, 1, 0, 0, 0, 1], "series": "2.25.1",
+              "sha256": hashlib.sha256(voxels.tobytes()).hexdigest(), "box": box}  # fmt: skip
+    if inside is None:
+        z0, y0, x0, z1, y1, x1 = box  # type: ignore[misc]
+        inside = voxels[z0:z1, y0:y1, x0:x1].tobytes()
+    head = json.dumps(fields).encode()
+    return b"NFLM" + struct.pack("<BBI", 1, 2, len(head)) + head + gzip.compress(inside)
+
+
+def test_the_encoder_sends_only_the_box_around_the_labels():
+    voxels = np.zeros(SHAPE, dtype=np.uint8)
+    voxels[1, 10:20, 5:8] = 2
+    voxels[2, 12, 30] = 1
+    payload = encode(voxels, header())
+    assert payload[5] == 2
+    head = json.loads(payload[10 : 10 + struct.unpack("<I", payload[6:10])[0]])
+    assert head["box"] == [1, 10, 5, 3, 20, 31]
+    assert np.array_equal(decode(payload, max_voxels=10**6).voxels, voxels)
+
+
+def test_an_empty_labelmap_is_an_empty_box():
+    voxels = np.zeros(SHAPE, dtype=np.uint8)
+    payload = encode(voxels, header())
+    assert b'"box":[0,0,0,0,0,0]' in payload
+    assert not decode(payload, max_voxels=10**6).voxels.any()
+
+
+def test_a_box_payload_from_another_encoder_decodes_to_the_same_voxels():
+    voxels = np.zeros(SHAPE, dtype=np.uint8)
+    voxels[0:2, 3:5, 7:9] = 4
+    # A box larger than needed is fine: what is outside it is 0, what is inside is sent.
+    decoded = decode(box_payload(voxels, [0, 0, 0, 3, 40, 50]), max_voxels=10**6)
+    assert np.array_equal(decoded.voxels, voxels)
+
+
+@pytest.mark.parametrize(
+    ("box", "message"),
+    [([0, 0, 0, 4, 40, 50], "does not fit the shape"),
+     ([2, 0, 0, 1, 40, 50], "does not fit the shape"),
+     ([-1, 0, 0, 3, 40, 50], "does not fit the shape"),
+     ([0, 0, 0, 3, 40], "box must be 6 integers"),
+     ([0, 0, 0, 3, 40, 50.5], "box must be 6 integers"),
+     ("0,0,0,3,40,50", "box must be 6 integers"),
+     (None, "box must be 6 integers")],
+)  # fmt: skip
+def test_a_box_that_is_not_inside_the_grid_is_refused(box, message):
+    with pytest.raises(InvalidLabelmap, match=message):
+        decode(box_payload(np.zeros(SHAPE, np.uint8), box, inside=b""), max_voxels=10**6)
+
+
+def test_a_box_payload_without_its_box_is_refused():
+    payload = bytearray(payload_of(bytes(6000)))
+    payload[5] = 2  # says "box", has none
+    with pytest.raises(InvalidLabelmap, match="header is malformed"):
+        decode(bytes(payload), max_voxels=10**6)
+
+
+@pytest.mark.parametrize(("size", "got"), [(5, 5), (7, 7), (10**6, 7)])
+def test_a_body_that_does_not_fill_its_box_exactly_is_refused(size, got):
+    with pytest.raises(InvalidLabelmap, match=f"inflate to {got} bytes, not the 6 of its box"):
+        decode(
+            box_payload(np.zeros(SHAPE, np.uint8), [0, 0, 0, 1, 2, 3], inside=bytes(size)),
+            max_voxels=10**6,
+        )
+
+
+def test_labels_outside_the_box_fail_the_checksum():
+    voxels = np.zeros(SHAPE, dtype=np.uint8)
+    voxels[0, 0, 0] = voxels[2, 39, 49] = 1
+    with pytest.raises(InvalidLabelmap, match="checksum does not match"):
+        decode(box_payload(voxels, [0, 0, 0, 1, 1, 1]), max_voxels=10**6)

@@ -1,5 +1,11 @@
 """Revisions: saved from the viewer in the wire format, append-only, conflicts refused."""
 
+import dataclasses
+import gzip
+import hashlib
+import json
+import struct
+
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -106,6 +112,36 @@ def test_a_corrupt_payload_is_refused(task, team, api):
     response = post(api(team.annotator), task, b"not a labelmap")
     assert response.json()["detail"] == "not a labelmap: the payload does not start with NFLM"
     assert Revision.objects.count() == 0
+
+
+def test_a_box_outside_the_series_is_refused_and_nothing_stored(task, team, api):
+    data = payload(task)
+    assert data[5] == labelmaps.GZIP_BOX
+    length = struct.unpack("<I", data[6:10])[0]
+    fields = json.loads(data[10 : 10 + length])
+    fields["box"] = [0, 0, 0, SLICES + 1, 32, 32]
+    head = json.dumps(fields).encode()
+    forged = data[:6] + struct.pack("<I", len(head)) + head + data[10 + length :]
+    response = post(api(team.annotator), task, forged)
+    assert response.status_code == 400
+    assert "does not fit the shape" in response.json()["detail"]
+    assert Revision.objects.count() == 0
+
+
+def test_a_revision_saved_before_the_box_compression_still_loads(task, team, api):
+    header = labelmaps.series_header(task.series)
+    voxels = np.zeros(header.shape, dtype=np.uint8)
+    voxels[2, 5:9, 5:9] = 1
+    raw = voxels.tobytes()
+    fields = dataclasses.asdict(header) | {"sha256": hashlib.sha256(raw).hexdigest()}
+    head = json.dumps(fields).encode()
+    legacy = b"NFLM" + struct.pack("<BBI", 1, labelmaps.GZIP, len(head)) + head + gzip.compress(raw)
+    client = api(team.annotator)
+    saved = post(client, task, legacy)
+    assert saved.status_code == 201, saved.json()
+    stored = client.get(saved.json()["labelmap_url"], HTTP_ACCEPT="application/octet-stream")
+    assert stored.content == legacy  # stored as sent
+    assert labelmaps.decode(stored.content, max_voxels=10**8).voxels.sum() == 16
 
 
 def test_a_too_large_body_is_refused(task, team, api, settings):

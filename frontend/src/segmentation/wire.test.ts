@@ -1,12 +1,15 @@
 /// <reference types="node" />
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 
 import { describe, expect, test } from "vitest";
 
 import {
   InvalidLabelmap,
+  cropToBox,
   decodeLabelmap,
+  expandBox,
+  nonZeroBox,
   encodeLabelmap,
   gzip,
   readHeader,
@@ -70,8 +73,8 @@ describe("decodeLabelmap", () => {
 
   test("an unknown compression is refused", async () => {
     const payload = fromBase64(DOCUMENTED_FIXTURE);
-    payload[5] = 2;
-    await expect(decodeLabelmap(payload)).rejects.toThrow("compression 2 is not supported");
+    payload[5] = 3;
+    await expect(decodeLabelmap(payload)).rejects.toThrow("compression 3 is not supported");
   });
 
   test("a header length past the end is refused", async () => {
@@ -130,17 +133,114 @@ describe("decodeLabelmap", () => {
   });
 });
 
+// The server's encoder (annotations.labelmaps.encode) writes compression 2 too: shape [2,3,4],
+// voxels (1,1,1)=3 and (1,2,2)=1, box [1,1,1,2,3,3].
+const PYTHON_BOX_FIXTURE =
+  "TkZMTQEC7AAAAHsic2hhcGUiOlsyLDMsNF0sInNwYWNpbmciOlsyLjUsMC43MDMxMjUsMC43MDMxMjVdLCJvcmlnaW4iOlstMTY2LjAsLTE3MS43LC0zNDAuMF0sImRpcmVjdGlvbiI6WzEuMCwwLDAsMCwxLjAsMCwwLDAsMS4wXSwic2VyaWVzIjoiMS4yLjMuNCIsInNoYTI1NiI6IjMwNTZmYjM4NjViYzc5MWI1NTAyZjBiYjg3ZWEwMWRkZmFkYzZmOWQ0NWJiNGRjMTkxYTkyNGI2YmY4ZDBkOGUiLCJib3giOlsxLDEsMSwyLDMsM119H4sIAAAAAAAAA2NmYGAEAGRA9kQEAAAA";
+
+/** A compression-2 payload of `voxels` on GRID claiming `box`, around any body. */
+function boxPayload(voxels: Uint8Array, box: unknown, inside: Uint8Array): Uint8Array {
+  const fields = { ...GRID, sha256: createHash("sha256").update(voxels).digest("hex"), box };
+  const head = new TextEncoder().encode(JSON.stringify(fields));
+  const body = new Uint8Array(gzipSync(inside));
+  const out = new Uint8Array(10 + head.length + body.length);
+  out.set(new TextEncoder().encode("NFLM"));
+  const view = new DataView(out.buffer);
+  view.setUint8(4, 1);
+  view.setUint8(5, 2);
+  view.setUint32(6, head.length, true);
+  out.set(head, 10);
+  out.set(body, 10 + head.length);
+  return out;
+}
+
+describe("compression 2 (the box around the labels)", () => {
+  test("the server's box payload decodes to its voxels", async () => {
+    const { voxels } = await decodeLabelmap(fromBase64(PYTHON_BOX_FIXTURE));
+    const expected = new Uint8Array(24);
+    expected[1 * 12 + 1 * 4 + 1] = 3;
+    expected[1 * 12 + 2 * 4 + 2] = 1;
+    expect(Array.from(voxels)).toEqual(Array.from(expected));
+  });
+
+  test.each([
+    [[0, 0, 0, 3, 3, 4], "does not fit the shape"],
+    [[1, 0, 0, 0, 3, 4], "does not fit the shape"],
+    [[-1, 0, 0, 2, 3, 4], "does not fit the shape"],
+    [[0, 0, 0, 2, 3], "box: expected 6 integers"],
+    [[0, 0, 0, 2, 3, 3.5], "box: expected 6 integers"],
+    [null, "box: expected 6 integers"],
+  ])("a box of %j is refused", async (box, message) => {
+    await expect(decodeLabelmap(boxPayload(new Uint8Array(24), box, new Uint8Array(0)))).rejects.toThrow(message);
+  });
+
+  test.each([[5], [7], [100000]])("a body of %i bytes for a box of 6 is refused", async (size) => {
+    const payload = boxPayload(new Uint8Array(24), [0, 0, 0, 1, 2, 3], new Uint8Array(size));
+    await expect(decodeLabelmap(payload)).rejects.toThrow(/inflate to .* of its box/);
+  });
+
+  test("labels outside the box fail the checksum", async () => {
+    const voxels = new Uint8Array(24);
+    voxels[0] = voxels[23] = 1;
+    const payload = boxPayload(voxels, [0, 0, 0, 1, 1, 1], new Uint8Array([1]));
+    await expect(decodeLabelmap(payload)).rejects.toThrow("checksum does not match");
+  });
+});
+
+describe("nonZeroBox", () => {
+  test("finds the extent on every axis, whatever the alignment of the view", () => {
+    const backing = new Uint8Array(3 + 4 * 5 * 7);
+    const voxels = backing.subarray(3); // byteOffset 3: not word-aligned
+    voxels[1 * 35 + 2 * 7 + 6] = 1;
+    voxels[3 * 35 + 4 * 7 + 0] = 2;
+    expect(nonZeroBox(voxels, [4, 5, 7])).toEqual([1, 2, 0, 4, 5, 7]);
+  });
+
+  test("a single voxel is a box of one, the last voxel included", () => {
+    const voxels = new Uint8Array(4 * 5 * 7);
+    voxels[voxels.length - 1] = 9;
+    expect(nonZeroBox(voxels, [4, 5, 7])).toEqual([3, 4, 6, 4, 5, 7]);
+  });
+
+  test("no labels is the empty box", () => {
+    expect(nonZeroBox(new Uint8Array(4 * 5 * 7), [4, 5, 7])).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  test("cropToBox and expandBox undo each other", () => {
+    const voxels = new Uint8Array(4 * 5 * 7).map((_, i) => (i % 11 === 0 && i > 40 ? 1 : 0));
+    const box = nonZeroBox(voxels, [4, 5, 7]);
+    expect(Array.from(expandBox(cropToBox(voxels, [4, 5, 7], box), [4, 5, 7], box))).toEqual(Array.from(voxels));
+  });
+});
+
 describe("encodeLabelmap", () => {
-  test("writes magic, version 1, gzip and a little-endian header length", async () => {
+  test("writes magic, version 1, gzip of the box and a little-endian header length", async () => {
     const payload = await encodeLabelmap(fixtureVoxels(), GRID);
     expect(new TextDecoder().decode(payload.subarray(0, 4))).toBe("NFLM");
     expect(payload[4]).toBe(1);
-    expect(payload[5]).toBe(1);
+    expect(payload[5]).toBe(2);
     const length = new DataView(payload.buffer).getUint32(6, true);
     const header: unknown = JSON.parse(new TextDecoder().decode(payload.subarray(10, 10 + length)));
     expect(Object.keys(header as object)).toEqual([
-      "shape", "spacing", "origin", "direction", "series", "sha256",
+      "shape", "spacing", "origin", "direction", "series", "sha256", "box",
     ]);
+  });
+
+  test("only the box around the labels is compressed", async () => {
+    const voxels = new Uint8Array(24);
+    voxels[1 * 12 + 1 * 4 + 1] = 3;
+    voxels[1 * 12 + 2 * 4 + 2] = 1;
+    const payload = await encodeLabelmap(voxels, GRID);
+    const { box, bodyOffset } = readHeader(payload);
+    expect(box).toEqual([1, 1, 1, 2, 3, 3]);
+    expect(Array.from(gunzipSync(payload.subarray(bodyOffset)))).toEqual([3, 0, 0, 1]);
+    expect(Array.from((await decodeLabelmap(payload)).voxels)).toEqual(Array.from(voxels));
+  });
+
+  test("an empty labelmap sends an empty box", async () => {
+    const payload = await encodeLabelmap(new Uint8Array(24), GRID);
+    expect(readHeader(payload).box).toEqual([0, 0, 0, 0, 0, 0]);
+    expect((await decodeLabelmap(payload)).voxels.every((v) => v === 0)).toBe(true);
   });
 
   test("the body is RFC 1952 gzip of the raw voxels, checked with node's zlib", async () => {

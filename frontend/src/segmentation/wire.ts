@@ -4,6 +4,8 @@
 export const MAGIC = "NFLM";
 export const VERSION = 1;
 export const GZIP = 1;
+/** gzip of the voxels inside the header's "box" only; every voxel outside it is 0. */
+export const GZIP_BOX = 2;
 export const PREFIX_BYTES = 10;
 export const MAX_HEADER_BYTES = 64 * 1024;
 
@@ -20,6 +22,10 @@ export interface LabelmapHeader {
 
 export type GridHeader = Omit<LabelmapHeader, "sha256">;
 
+/** [first slice, first row, first column, end slice, end row, end column], ends exclusive. */
+export type Box = readonly [number, number, number, number, number, number];
+export const EMPTY_BOX: Box = [0, 0, 0, 0, 0, 0];
+
 export interface Labelmap {
   readonly header: LabelmapHeader;
   readonly voxels: Uint8Array; // shape[0]*shape[1]*shape[2], C order (slice, row, column)
@@ -33,7 +39,11 @@ export function voxelCount(shape: Triple): number {
   return shape[0] * shape[1] * shape[2];
 }
 
-/** The wire bytes of `voxels` on the grid `grid`; the checksum is computed here. */
+/**
+ * The wire bytes of `voxels` on the grid `grid`; the checksum is computed here. Only the box
+ * around the non-zero voxels is compressed (compression 2): a nodule labelmap is nearly all
+ * background, and gzipping 35 MB of it took longer than the rest of a save put together.
+ */
 export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Promise<Uint8Array> {
   if (voxels.length !== voxelCount(grid.shape)) {
     throw new InvalidLabelmap(
@@ -41,9 +51,11 @@ export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Prom
     );
   }
   if (grid.direction.length !== 9) throw new InvalidLabelmap("direction must hold 9 numbers");
-  // The digest (off the main thread in browsers) runs while the voxels are compressed.
-  const [sha256, body] = await Promise.all([sha256Hex(voxels), gzip(voxels)]);
-  // Same key order as the Python encoder (dataclass field order, sha256 last).
+  // The digest (off the main thread in browsers) runs while the box is found and compressed.
+  const digest = sha256Hex(voxels);
+  const box = nonZeroBox(voxels, grid.shape);
+  const [sha256, body] = await Promise.all([digest, gzip(cropToBox(voxels, grid.shape, box))]);
+  // Same key order as the Python encoder (dataclass field order, then sha256 and box).
   const fields = {
     shape: [...grid.shape],
     spacing: [...grid.spacing],
@@ -51,21 +63,101 @@ export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Prom
     direction: [...grid.direction],
     series: grid.series,
     sha256,
+    box: [...box],
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(fields));
   const out = new Uint8Array(PREFIX_BYTES + headerBytes.length + body.length);
   out.set(new TextEncoder().encode(MAGIC), 0);
   const view = new DataView(out.buffer);
   view.setUint8(4, VERSION);
-  view.setUint8(5, GZIP);
+  view.setUint8(5, GZIP_BOX);
   view.setUint32(6, headerBytes.length, true);
   out.set(headerBytes, PREFIX_BYTES);
   out.set(body, PREFIX_BYTES + headerBytes.length);
   return out;
 }
 
-/** Parse and check the header only (no decompression). */
-export function readHeader(payload: Uint8Array): { header: LabelmapHeader; bodyOffset: number } {
+/** The smallest box holding every non-zero voxel (EMPTY_BOX when there is none). */
+export function nonZeroBox(voxels: Uint8Array, shape: Triple): Box {
+  const [slices, rows, columns] = shape;
+  const isZero = zeroTest(voxels);
+  let [z0, y0, x0, z1, y1, x1] = [slices, rows, columns, 0, 0, 0];
+  for (let z = 0; z < slices; z++) {
+    const slice = z * rows * columns;
+    if (isZero(slice, slice + rows * columns)) continue;
+    z0 = Math.min(z0, z);
+    z1 = z + 1;
+    for (let y = 0; y < rows; y++) {
+      const row = slice + y * columns;
+      if (isZero(row, row + columns)) continue;
+      y0 = Math.min(y0, y);
+      y1 = Math.max(y1, y + 1);
+      let first = 0;
+      while (voxels[row + first] === 0) first++;
+      let last = columns - 1;
+      while (voxels[row + last] === 0) last--;
+      x0 = Math.min(x0, first);
+      x1 = Math.max(x1, last + 1);
+    }
+  }
+  return z1 === 0 ? EMPTY_BOX : [z0, y0, x0, z1, y1, x1];
+}
+
+/** Whether voxels[start, end) are all 0, reading four bytes at a time where aligned. */
+function zeroTest(voxels: Uint8Array): (start: number, end: number) => boolean {
+  const lead = (4 - (voxels.byteOffset % 4)) % 4;
+  const words = new Uint32Array(voxels.buffer, voxels.byteOffset + lead, Math.max(0, voxels.length - lead) >> 2);
+  return (start, end) => {
+    let i = start;
+    for (; i < end && (i - lead) % 4 !== 0; i++) if (voxels[i] !== 0) return false;
+    const wordEnd = lead + (((end - lead) >> 2) << 2);
+    for (let w = (i - lead) >> 2; i + 4 <= end && i < wordEnd; i += 4, w++) if (words[w] !== 0) return false;
+    for (; i < end; i++) if (voxels[i] !== 0) return false;
+    return true;
+  };
+}
+
+/** The voxels inside `box`, C order (a view when the box spans whole slices). */
+export function cropToBox(voxels: Uint8Array, shape: Triple, box: Box): Uint8Array {
+  const [, rows, columns] = shape;
+  const [z0, y0, x0, z1, y1, x1] = box;
+  if (y0 === 0 && x0 === 0 && y1 === rows && x1 === columns) {
+    return voxels.subarray(z0 * rows * columns, z1 * rows * columns);
+  }
+  const width = x1 - x0;
+  const out = new Uint8Array((z1 - z0) * (y1 - y0) * width);
+  let at = 0;
+  for (let z = z0; z < z1; z++) {
+    for (let y = y0; y < y1; y++) {
+      const row = (z * rows + y) * columns;
+      out.set(voxels.subarray(row + x0, row + x1), at);
+      at += width;
+    }
+  }
+  return out;
+}
+
+/** The full grid of `shape` with `inside` (the voxels of `box`, C order) put back in place. */
+export function expandBox(inside: Uint8Array, shape: Triple, box: Box): Uint8Array {
+  const [, rows, columns] = shape;
+  const [z0, y0, x0, z1, y1, x1] = box;
+  const voxels = new Uint8Array(voxelCount(shape));
+  const width = x1 - x0;
+  let at = 0;
+  for (let z = z0; z < z1; z++) {
+    for (let y = y0; y < y1; y++) {
+      voxels.set(inside.subarray(at, at + width), (z * rows + y) * columns + x0);
+      at += width;
+    }
+  }
+  return voxels;
+}
+
+/**
+ * Parse and check the header only (no decompression). `box` is where the body's voxels go for
+ * compression 2, null when the body holds every voxel (compression 1).
+ */
+export function readHeader(payload: Uint8Array): { header: LabelmapHeader; box: Box | null; bodyOffset: number } {
   if (payload.length < PREFIX_BYTES || new TextDecoder().decode(payload.subarray(0, 4)) !== MAGIC) {
     throw new InvalidLabelmap("not a labelmap: the payload does not start with NFLM");
   }
@@ -76,8 +168,10 @@ export function readHeader(payload: Uint8Array): { header: LabelmapHeader; bodyO
   if (version !== VERSION) {
     throw new InvalidLabelmap(`labelmap version ${version} is not supported (expected ${VERSION})`);
   }
-  if (compression !== GZIP) {
-    throw new InvalidLabelmap(`labelmap compression ${compression} is not supported (1 = gzip)`);
+  if (compression !== GZIP && compression !== GZIP_BOX) {
+    throw new InvalidLabelmap(
+      `labelmap compression ${compression} is not supported (1 = gzip, 2 = gzip of the non-zero box)`,
+    );
   }
   if (length > MAX_HEADER_BYTES || PREFIX_BYTES + length > payload.length) {
     throw new InvalidLabelmap("labelmap header length is out of range");
@@ -89,7 +183,23 @@ export function readHeader(payload: Uint8Array): { header: LabelmapHeader; bodyO
     throw new InvalidLabelmap(`labelmap header is malformed (${String(error)})`);
   }
   const header = parseHeaderFields(fields);
-  return { header, bodyOffset: PREFIX_BYTES + length };
+  const box = compression === GZIP_BOX ? parseBox(fields as Record<string, unknown>, header.shape) : null;
+  return { header, box, bodyOffset: PREFIX_BYTES + length };
+}
+
+function parseBox(record: Record<string, unknown>, shape: Triple): Box {
+  const value = record["box"];
+  if (!Array.isArray(value) || value.length !== 6 || !value.every((v) => Number.isInteger(v))) {
+    throw new InvalidLabelmap("labelmap header is malformed (box: expected 6 integers)");
+  }
+  const [z0, y0, x0, z1, y1, x1] = value as number[];
+  const fits = [
+    [z0, z1, shape[0]],
+    [y0, y1, shape[1]],
+    [x0, x1, shape[2]],
+  ].every(([start = 0, end = 0, size = 0]) => start >= 0 && start <= end && end <= size);
+  if (!fits) throw new InvalidLabelmap(`labelmap box [${value.join(",")}] does not fit the shape [${shape.join(",")}]`);
+  return [z0 ?? 0, y0 ?? 0, x0 ?? 0, z1 ?? 0, y1 ?? 0, x1 ?? 0];
 }
 
 /** Decode and verify a payload; the inflated size is bounded by its shape. */
@@ -97,23 +207,25 @@ export async function decodeLabelmap(
   payload: Uint8Array,
   { maxVoxels = 1024 ** 3 }: { maxVoxels?: number } = {},
 ): Promise<Labelmap> {
-  const { header, bodyOffset } = readHeader(payload);
+  const { header, box, bodyOffset } = readHeader(payload);
   const count = voxelCount(header.shape);
   if (count > maxVoxels) {
     throw new InvalidLabelmap(`labelmap has ${count} voxels, over ${maxVoxels}`);
   }
-  let voxels: Uint8Array;
+  const [z0, y0, x0, z1, y1, x1] = box ?? [0, 0, 0, ...header.shape];
+  const inBody = (z1 - z0) * (y1 - y0) * (x1 - x0);
+  const extent = box === null ? "shape" : "box";
+  let body: Uint8Array;
   try {
-    voxels = await gunzip(payload.subarray(bodyOffset), count);
+    body = await gunzip(payload.subarray(bodyOffset), inBody, extent);
   } catch (error) {
     if (error instanceof InvalidLabelmap) throw error;
     throw new InvalidLabelmap("labelmap voxels are not valid gzip data");
   }
-  if (voxels.length !== count) {
-    throw new InvalidLabelmap(
-      `labelmap voxels inflate to ${voxels.length} bytes, not the ${count} of its shape`,
-    );
+  if (body.length !== inBody) {
+    throw new InvalidLabelmap(`labelmap voxels inflate to ${body.length} bytes, not the ${inBody} of its ${extent}`);
   }
+  const voxels = box === null ? body : expandBox(body, header.shape, box);
   if ((await sha256Hex(voxels)) !== header.sha256) {
     throw new InvalidLabelmap("labelmap checksum does not match its voxels");
   }
@@ -172,7 +284,7 @@ export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
 }
 
 /** Inflate gzip data, refusing to grow past `limit` bytes (a gzip bomb stops early). */
-export async function gunzip(bytes: Uint8Array, limit: number): Promise<Uint8Array> {
+export async function gunzip(bytes: Uint8Array, limit: number, extent = "shape"): Promise<Uint8Array> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip"));
   const reader = stream.getReader();
   const out = new Uint8Array(limit);
@@ -182,7 +294,7 @@ export async function gunzip(bytes: Uint8Array, limit: number): Promise<Uint8Arr
     if (done) break;
     if (filled + value.length > limit) {
       await reader.cancel();
-      throw new InvalidLabelmap(`labelmap voxels inflate to more than the ${limit} bytes of its shape`);
+      throw new InvalidLabelmap(`labelmap voxels inflate to more than the ${limit} bytes of its ${extent}`);
     }
     out.set(value, filled);
     filled += value.length;
