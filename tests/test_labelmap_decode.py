@@ -69,7 +69,8 @@ def box_payload(voxels: np.ndarray, box: object, *, inside: bytes | None = None)
               "direction": [1, 0, 0, 0, 1, 0, 0, 0, 1], "series": "2.25.1",
               "sha256": hashlib.sha256(voxels.tobytes()).hexdigest(), "box": box}  # fmt: skip
     if inside is None:
-        z0, y0, x0, z1, y1, x1 = box  # type: ignore[misc]
+        assert isinstance(box, list)
+        z0, y0, x0, z1, y1, x1 = (int(v) for v in box)
         inside = voxels[z0:z1, y0:y1, x0:x1].tobytes()
     head = json.dumps(fields).encode()
     return b"NFLM" + struct.pack("<BBI", 1, 2, len(head)) + head + gzip.compress(inside)
