@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 from pydicom.encaps import generate_frames
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
+from imaging.dicomweb import lookups
 from imaging.dicomweb.frame_reads import decoded_pixels
 from imaging.models import Instance
 from tests.dicom_factory import ct_dataset, to_bytes
@@ -159,14 +160,36 @@ def test_frames_carry_an_etag_per_representation_and_answer_304(phantom, frames_
     assert frames_of(1, "1", CORNERSTONE, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 200
 
 
-def test_a_frame_costs_one_query_once_access_is_cached(
+def test_every_frame_of_a_series_costs_one_query_in_all_once_access_is_cached(
     phantom, frames_of, django_assert_num_queries
 ):
     frames_of(0, "1", CORNERSTONE)
-    with django_assert_num_queries(1):
-        response = frames_of(1, "1", CORNERSTONE)
-        body_of(response)
+    lookups.clear_cache()  # the caller's access stays cached, the instances go
+    with django_assert_num_queries(1):  # the first frame loads the series' instances
+        responses = [frames_of(i, "1", CORNERSTONE) for i in range(len(phantom.files))]
+        bodies = [body_of(response) for response in responses]
+    assert [r.status_code for r in responses] == [200] * len(phantom.files)
+    assert [parts_of(r)[0][1] for r in responses] == [pixel_data(f) for f in phantom.files]
+    assert len(bodies) == len(phantom.files)
+
+
+def test_a_missing_instance_is_looked_up_alone_not_by_reloading_its_series(
+    phantom, frames_of, django_assert_num_queries
+):
+    frames_of(0, "1", CORNERSTONE)
+    missing = ct_dataset(0, sop="1.2.826.0.1.3680043.8.498.77")
+    for _ in range(3):
+        with django_assert_num_queries(1):
+            assert frames_of(missing, "1", CORNERSTONE).status_code == 404
+
+
+def test_an_instance_stored_after_its_series_was_loaded_is_found(phantom, frames_of):
+    assert frames_of(0, "1", CORNERSTONE).status_code == 200
+    late = ct_dataset(7, sop="1.2.826.0.1.3680043.8.498.78")
+    store(phantom.project, [to_bytes(late)])
+    response = frames_of(late, "1", CORNERSTONE)
     assert response.status_code == 200
+    assert parts_of(response)[0][1] == late.PixelData
 
 
 def test_native_pixel_bulk_data_is_one_part(phantom, token_client, team):
