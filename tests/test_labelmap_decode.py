@@ -63,15 +63,17 @@ def test_a_shape_over_the_series_limit_is_refused_before_inflating():
 
 
 # --- compression 2: only the box around the non-zero voxels is in the body -------------------
-def box_payload(voxels: np.ndarray, box: object, *, inside: bytes | None = None) -> bytes:
+def box_payload(
+    voxels: np.ndarray, box: object, *, inside: bytes | None = None, sha256: str | None = None
+) -> bytes:
     """A box-compressed payload of `voxels` claiming `box`, around any body."""
-    fields = {"shape": list(SHAPE), "spacing": [2.5, 0.7, 0.7], "origin": [0, 0, 0],
-              "direction": [1, 0, 0, 0, 1, 0, 0, 0, 1], "series": "2.25.1",
-              "sha256": hashlib.sha256(voxels.tobytes()).hexdigest(), "box": box}  # fmt: skip
     if inside is None:
         assert isinstance(box, list)
         z0, y0, x0, z1, y1, x1 = (int(v) for v in box)
         inside = voxels[z0:z1, y0:y1, x0:x1].tobytes()
+    fields = {"shape": list(SHAPE), "spacing": [2.5, 0.7, 0.7], "origin": [0, 0, 0],
+              "direction": [1, 0, 0, 0, 1, 0, 0, 0, 1], "series": "2.25.1",
+              "sha256": sha256 or hashlib.sha256(inside).hexdigest(), "box": box}  # fmt: skip
     head = json.dumps(fields).encode()
     return b"NFLM" + struct.pack("<BBI", 1, 2, len(head)) + head + gzip.compress(inside)
 
@@ -133,8 +135,17 @@ def test_a_body_that_does_not_fill_its_box_exactly_is_refused(size, got):
         )
 
 
-def test_labels_outside_the_box_fail_the_checksum():
+def test_a_box_whose_voxels_do_not_match_the_checksum_is_refused():
     voxels = np.zeros(SHAPE, dtype=np.uint8)
-    voxels[0, 0, 0] = voxels[2, 39, 49] = 1
+    voxels[0, 0, 0] = 1
+    forged = box_payload(voxels, [0, 0, 0, 1, 1, 1], sha256=hashlib.sha256(b"\0").hexdigest())
     with pytest.raises(InvalidLabelmap, match="checksum does not match"):
-        decode(box_payload(voxels, [0, 0, 0, 1, 1, 1]), max_voxels=10**6)
+        decode(forged, max_voxels=10**6)
+
+
+def test_the_checksum_of_a_box_payload_covers_the_voxels_in_the_box():
+    voxels = np.zeros(SHAPE, dtype=np.uint8)
+    voxels[1, 2:4, 3:6] = 5
+    payload = encode(voxels, header())
+    head = json.loads(payload[10 : 10 + struct.unpack("<I", payload[6:10])[0]])
+    assert head["sha256"] == hashlib.sha256(voxels[1:2, 2:4, 3:6].tobytes()).hexdigest()

@@ -136,11 +136,11 @@ describe("decodeLabelmap", () => {
 // The server's encoder (annotations.labelmaps.encode) writes compression 2 too: shape [2,3,4],
 // voxels (1,1,1)=3 and (1,2,2)=1, box [1,1,1,2,3,3].
 const PYTHON_BOX_FIXTURE =
-  "TkZMTQEC7AAAAHsic2hhcGUiOlsyLDMsNF0sInNwYWNpbmciOlsyLjUsMC43MDMxMjUsMC43MDMxMjVdLCJvcmlnaW4iOlstMTY2LjAsLTE3MS43LC0zNDAuMF0sImRpcmVjdGlvbiI6WzEuMCwwLDAsMCwxLjAsMCwwLDAsMS4wXSwic2VyaWVzIjoiMS4yLjMuNCIsInNoYTI1NiI6IjMwNTZmYjM4NjViYzc5MWI1NTAyZjBiYjg3ZWEwMWRkZmFkYzZmOWQ0NWJiNGRjMTkxYTkyNGI2YmY4ZDBkOGUiLCJib3giOlsxLDEsMSwyLDMsM119H4sIAAAAAAAAA2NmYGAEAGRA9kQEAAAA";
+  "TkZMTQEC7AAAAHsic2hhcGUiOlsyLDMsNF0sInNwYWNpbmciOlsyLjUsMC43MDMxMjUsMC43MDMxMjVdLCJvcmlnaW4iOlstMTY2LjAsLTE3MS43LC0zNDAuMF0sImRpcmVjdGlvbiI6WzEuMCwwLDAsMCwxLjAsMCwwLDAsMS4wXSwic2VyaWVzIjoiMS4yLjMuNCIsInNoYTI1NiI6IjFkZjY3MDk0YTY5ZDVlYzQyYWI2MzcxOWQ5YTkyMzkyZTc5NjJiMWU2MGMzNmIyNGNjZGE3ZjFhOTViY2ZiYjMiLCJib3giOlsxLDEsMSwyLDMsM119H4sIAAAAAAAAA2NmYGAEAGRA9kQEAAAA";
 
 /** A compression-2 payload of `voxels` on GRID claiming `box`, around any body. */
-function boxPayload(voxels: Uint8Array, box: unknown, inside: Uint8Array): Uint8Array {
-  const fields = { ...GRID, sha256: createHash("sha256").update(voxels).digest("hex"), box };
+function boxPayload(box: unknown, inside: Uint8Array, sha256?: string): Uint8Array {
+  const fields = { ...GRID, sha256: sha256 ?? createHash("sha256").update(inside).digest("hex"), box };
   const head = new TextEncoder().encode(JSON.stringify(fields));
   const body = new Uint8Array(gzipSync(inside));
   const out = new Uint8Array(10 + head.length + body.length);
@@ -171,19 +171,24 @@ describe("compression 2 (the box around the labels)", () => {
     [[0, 0, 0, 2, 3, 3.5], "box: expected 6 integers"],
     [null, "box: expected 6 integers"],
   ])("a box of %j is refused", async (box, message) => {
-    await expect(decodeLabelmap(boxPayload(new Uint8Array(24), box, new Uint8Array(0)))).rejects.toThrow(message);
+    await expect(decodeLabelmap(boxPayload(box, new Uint8Array(0)))).rejects.toThrow(message);
   });
 
   test.each([[5], [7], [100000]])("a body of %i bytes for a box of 6 is refused", async (size) => {
-    const payload = boxPayload(new Uint8Array(24), [0, 0, 0, 1, 2, 3], new Uint8Array(size));
+    const payload = boxPayload([0, 0, 0, 1, 2, 3], new Uint8Array(size));
     await expect(decodeLabelmap(payload)).rejects.toThrow(/inflate to .* of its box/);
   });
 
-  test("labels outside the box fail the checksum", async () => {
-    const voxels = new Uint8Array(24);
-    voxels[0] = voxels[23] = 1;
-    const payload = boxPayload(voxels, [0, 0, 0, 1, 1, 1], new Uint8Array([1]));
+  test("voxels in the box that do not match the checksum are refused", async () => {
+    const payload = boxPayload([0, 0, 0, 1, 1, 1], new Uint8Array([1]), createHash("sha256").update(new Uint8Array([2])).digest("hex"));
     await expect(decodeLabelmap(payload)).rejects.toThrow("checksum does not match");
+  });
+
+  test("the checksum covers the voxels in the box", async () => {
+    const voxels = new Uint8Array(24);
+    voxels[1 * 12 + 1 * 4 + 1] = 3;
+    const { header } = readHeader(await encodeLabelmap(voxels, GRID));
+    expect(header.sha256).toBe(createHash("sha256").update(new Uint8Array([3])).digest("hex"));
   });
 });
 

@@ -17,7 +17,7 @@ export interface LabelmapHeader {
   readonly origin: Triple; // ImagePositionPatient of slice 0, mm
   readonly direction: readonly number[]; // row r, column c, normal n (9 numbers)
   readonly series: string; // SeriesInstanceUID
-  readonly sha256: string; // hex digest of the uncompressed voxels
+  readonly sha256: string; // hex digest of the uncompressed voxels (those in the box, for compression 2)
 }
 
 export type GridHeader = Omit<LabelmapHeader, "sha256">;
@@ -51,10 +51,10 @@ export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Prom
     );
   }
   if (grid.direction.length !== 9) throw new InvalidLabelmap("direction must hold 9 numbers");
-  // The digest (off the main thread in browsers) runs while the box is found and compressed.
-  const digest = sha256Hex(voxels);
   const box = nonZeroBox(voxels, grid.shape);
-  const [sha256, body] = await Promise.all([digest, gzip(cropToBox(voxels, grid.shape, box))]);
+  const inside = cropToBox(voxels, grid.shape, box);
+  // The digest (of the voxels in the box) runs off the main thread while they are compressed.
+  const [sha256, body] = await Promise.all([sha256Hex(inside), gzip(inside)]);
   // Same key order as the Python encoder (dataclass field order, then sha256 and box).
   const fields = {
     shape: [...grid.shape],
@@ -225,10 +225,10 @@ export async function decodeLabelmap(
   if (body.length !== inBody) {
     throw new InvalidLabelmap(`labelmap voxels inflate to ${body.length} bytes, not the ${inBody} of its ${extent}`);
   }
-  const voxels = box === null ? body : expandBox(body, header.shape, box);
-  if ((await sha256Hex(voxels)) !== header.sha256) {
+  if ((await sha256Hex(body)) !== header.sha256) {
     throw new InvalidLabelmap("labelmap checksum does not match its voxels");
   }
+  const voxels = box === null ? body : expandBox(body, header.shape, box);
   return { header, voxels };
 }
 
