@@ -356,7 +356,7 @@ def test_an_instance_stored_by_another_ingest_meanwhile_is_reported_not_lost(
     assert len(stored_files(settings)) == 4
 
 
-def test_a_series_of_another_study_leaves_no_study_or_patient_behind(project):
+def test_a_series_of_another_study_leaves_no_study_or_patient_behind(project, settings):
     ingest_batch(project=project, items=series_bytes(2))
     moved = ct_dataset(5, study="1.2.826.0.1.3680043.8.498.99", sop="1.2.3.4.99")
     moved.PatientID = "SOMEONE-ELSE"
@@ -365,3 +365,16 @@ def test_a_series_of_another_study_leaves_no_study_or_patient_behind(project):
     assert "another study" in reports[0].reason
     assert Study.objects.count() == 1
     assert Patient.objects.count() == 1
+    assert len(stored_files(settings)) == 2  # no file for the refused instance
+
+
+def test_a_conflict_with_a_stored_instance_keeps_no_file_of_its_own(project, settings):
+    first = to_bytes(ct_dataset(0, sop="1.2.3.4.6"))
+    ingest_batch(project=project, items=[("a", first), *series_bytes(2)[1:]])
+    changed = ct_dataset(0, sop="1.2.3.4.6")
+    changed.PatientName = "Someone^Else"
+    reports = ingest_batch(project=project, items=[("b", to_bytes(changed)), ("a", first)])
+    assert [r.outcome for r in reports] == [Outcome.CONFLICT, Outcome.DUPLICATE]
+    assert len(stored_files(settings)) == 2
+    with Instance.objects.get(sop_instance_uid="1.2.3.4.6").file.open("rb") as stored:
+        assert stored.read() == first
