@@ -53,8 +53,8 @@ if (root !== null) {
     const early = prefetch(config);
     // The middle slice, drawn as soon as it arrives; the viewer takes it over and drops it once
     // its own viewport has drawn.
-    const preview = early.metadata
-      .then(({ base, instances }) => loadPreview(previewFrame(framesFromMetadata(instances, base).frames)))
+    const preview = Promise.all([early.metadata, early.frames])
+      .then(([{ base, instances }, frames]) => loadPreview(previewFrame(framesFromMetadata(instances, base).frames), frames))
       .then((shown: Preview | null) => {
         if (shown && root.dataset["state"] === undefined) {
           root.replaceChildren(shown.element);

@@ -55,6 +55,7 @@ import { Toasts } from "../ui/toast";
 import { Toolbar, type Layout } from "../ui/toolbar";
 import { LUNG, voiRange, type WindowPreset } from "./presets";
 import { startCornerstone } from "./engine";
+import { loadFramesFrom } from "./frameLoader";
 import { nearestFirst } from "./loadOrder";
 import { prefetch, type Prefetched } from "./prefetch";
 import type { Preview } from "./preview";
@@ -205,6 +206,8 @@ export class Viewer {
       startCornerstone();
       this.progress.step("Loading series metadata…");
       const series = this.registerMetadata(await early.metadata);
+      // The frames requested since the metadata came: Cornerstone's loader takes them from there.
+      loadFramesFrom(await early.frames);
       performance.mark("nf:metadata");
       this.series = series;
       const volumeMode = task.series.fit_for_3d !== false && series.uniform;

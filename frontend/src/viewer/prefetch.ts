@@ -1,13 +1,15 @@
 // The requests a task page needs before it can show anything — the task and the series'
-// metadata (whose UIDs the page carries) side by side, then the latest revision's labelmap —
-// sent from the entry module, while
-// the viewer's code (Cornerstone and vtk.js, most of the bundle) is still being fetched and
-// compiled. The viewer awaits the promises; it reports their errors as its own.
+// metadata (whose UIDs the page carries) side by side, then the latest revision's labelmap and
+// every frame of the series — sent from the entry module, while the viewer's code (Cornerstone
+// and vtk.js, most of the bundle) is still being fetched and compiled. The viewer awaits the
+// promises; it reports their errors as its own.
 
 import { AnnotationsApi, ApiError, errorFromResponse } from "../api/client";
 import type { Revision, Task } from "../api/types";
 import { decodeLabelmap, type Labelmap } from "../segmentation/wire";
-import { seriesUrl, type DicomJson } from "./series";
+import { FramePrefetch, fetchHere, frameUrls, type FrameSource } from "./framePrefetch";
+import { fetchInWorker } from "./frameWorker";
+import { framesFromMetadata, seriesUrl, type DicomJson } from "./series";
 
 export interface PrefetchConfig {
   readonly taskId: string;
@@ -28,9 +30,16 @@ export interface Prefetched {
   readonly labelmap: Promise<Labelmap | null>;
   /** Every revision of the task, newest first (the model's pre-annotation is among them). */
   readonly revisions: Promise<Revision[]>;
+  /** Every frame of the series, requested once the metadata names them (framePrefetch.ts). */
+  readonly frames: Promise<FramePrefetch>;
 }
 
-export function prefetch(config: PrefetchConfig, api = new AnnotationsApi(config.apiRoot), fetcher: typeof fetch = fetch): Prefetched {
+export function prefetch(
+  config: PrefetchConfig,
+  api = new AnnotationsApi(config.apiRoot),
+  fetcher: typeof fetch = fetch,
+  frameSource: FrameSource = fetchInWorker() ?? fetchHere(fetcher),
+): Prefetched {
   const task = api.task(config.taskId);
   const { studyUid, seriesUid } = config;
   const metadata =
@@ -42,9 +51,10 @@ export function prefetch(config: PrefetchConfig, api = new AnnotationsApi(config
     return id === undefined ? null : decodeLabelmap(await api.labelmap(id));
   });
   const revisions = api.revisions(config.taskId);
+  const frames = metadata.then(({ base, instances }) => new FramePrefetch(frameUrls(framesFromMetadata(instances, base).frames), frameSource, fetcher));
   // Awaited later, by the viewer; until then a failure is not an unhandled rejection.
-  for (const promise of [task, metadata, labelmap, revisions]) promise.catch(() => undefined);
-  return { task, metadata, labelmap, revisions };
+  for (const promise of [task, metadata, labelmap, revisions, frames]) promise.catch(() => undefined);
+  return { task, metadata, labelmap, revisions, frames };
 }
 
 async function seriesMetadata(dicomwebRoot: string, study: string, series: string, fetcher: typeof fetch): Promise<{ base: string; instances: DicomJson[] }> {
