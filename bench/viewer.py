@@ -193,6 +193,12 @@ FRAME_TIMES = """
     if (!e.name.includes("/frames/")) continue;
     frames.set(e.name, Math.max(frames.get(e.name) ?? 0, e.responseEnd));
   }
+  // Our viewer fetches most frames in a worker, whose requests are not in the page's Resource
+  // Timing: it marks when each body was in.
+  for (const m of performance.getEntriesByName("nf:frame-received")) {
+    const url = m.detail && m.detail.url;
+    if (url) frames.set(url, Math.max(frames.get(url) ?? 0, m.startTime));
+  }
   const ends = [...frames.values()];
   return { count: ends.length, last: ends.length ? Math.max(...ends) : null };
 }
@@ -269,8 +275,13 @@ BREAKDOWN = """
     : null;
   const nav = performance.getEntriesByType("navigation")[0];
   const marks = Object.fromEntries(performance.getEntriesByType("mark")
-    .filter((m) => m.name.startsWith("nf:")).map((m) => [m.name, m.startTime]));
-  const frames = pick((n) => n.includes("/frames/"));
+    .filter((m) => m.name.startsWith("nf:") && m.name !== "nf:frame-received")
+    .map((m) => [m.name, m.startTime]));
+  const requested = pick((n) => n.includes("/frames/"));
+  const frames = [...requested];
+  for (const m of performance.getEntriesByName("nf:frame-received")) {
+    frames.push({ startTime: m.startTime, responseEnd: m.startTime });  // worker: end only
+  }
   const firstFrames = [...frames].sort((a, b) => a.responseEnd - b.responseEnd);
   return {
     html: nav ? [nav.requestStart, nav.responseEnd] : null,
@@ -284,8 +295,9 @@ BREAKDOWN = """
     labelmap: span(pick((n) => n.endsWith("/labelmap"))),
     frames: span(frames),
     first_frame_end: firstFrames.length ? firstFrames[0].responseEnd : null,
-    frame_ms_median: frames.length
-      ? frames.map((e) => e.responseEnd - e.startTime).sort((a, b) => a - b)[frames.length >> 1]
+    frame_ms_median: requested.length  // the page's own requests
+      ? requested.map((e) => e.responseEnd - e.startTime)
+        .sort((a, b) => a - b)[requested.length >> 1]
       : null,
     marks,
     first_image: window.__bench.firstImage,

@@ -41,6 +41,11 @@ export function readConfig(root: HTMLElement): MountConfig | string {
 
 const PREVIEW_WAIT_MS = 600;
 
+/** Resolves once the next frame has been produced (a task queued from requestAnimationFrame runs after it). */
+function afterNextPaint(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => window.setTimeout(resolve, 0)));
+}
+
 const root = document.querySelector<HTMLElement>("#viewer");
 if (root !== null) {
   const config = readConfig(root);
@@ -53,8 +58,8 @@ if (root !== null) {
     const early = prefetch(config);
     // The middle slice, drawn as soon as it arrives; the viewer takes it over and drops it once
     // its own viewport has drawn.
-    const preview = early.metadata
-      .then(({ base, instances }) => loadPreview(previewFrame(framesFromMetadata(instances, base).frames)))
+    const preview = Promise.all([early.metadata, early.frames])
+      .then(([{ base, instances }, frames]) => loadPreview(previewFrame(framesFromMetadata(instances, base).frames), frames))
       .then((shown: Preview | null) => {
         if (shown && root.dataset["state"] === undefined) {
           root.replaceChildren(shown.element);
@@ -64,8 +69,11 @@ if (root !== null) {
       })
       .catch(() => null);
     // The viewer's chunk is already downloading (the page preloads it), but running it holds the
-    // main thread for a few hundred milliseconds: it waits for the preview, a moment at most.
-    const previewOrTimeout = Promise.race([preview, new Promise((resolve) => window.setTimeout(resolve, PREVIEW_WAIT_MS))]);
+    // main thread for a few hundred milliseconds: it waits for the preview to be painted, a
+    // moment at most. (On a warm load the chunk is in the cache and would run at once, before
+    // the frame with the preview in it.)
+    const painted = preview.then((shown) => (shown ? afterNextPaint() : null));
+    const previewOrTimeout = Promise.race([painted, new Promise((resolve) => window.setTimeout(resolve, PREVIEW_WAIT_MS))]);
     previewOrTimeout
       .then(() => import("./viewer/app"))
       .then(({ Viewer }) => new Viewer(root, config, early, preview).start())

@@ -214,6 +214,25 @@ def test_a_painted_stroke_is_saved_on_its_slice_and_shown_again_after_reload(
     assert red_after > red_before + 30, (red_before, red_after)
 
 
+def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_bytes(
+    server: str, lidc_case: Case, page: Page
+):
+    """The frames go out from the entry module (the first from the page, the rest from its
+    fetch worker) before Cornerstone has loaded; its image loader decodes those bodies and asks
+    for no frame again (its own requests would be XHRs)."""
+    frames: list[tuple[str, str]] = []
+    page.on("request", lambda r: "/frames/" in r.url and frames.append((r.url, r.resource_type)))
+    sign_in_and_open(page, server, lidc_case)
+    urls = [url for url, _ in frames]
+    assert len(urls) == lidc_case.slices, f"{len(urls)} frame requests"
+    assert len(set(urls)) == lidc_case.slices, "a frame was requested twice"
+    assert {kind for _, kind in frames} == {"fetch"}, "Cornerstone requested frames itself"
+    from_worker = page.evaluate("performance.getEntriesByName('nf:frame-received').length")
+    assert from_worker == lidc_case.slices - 1
+    grey = viewport_image(page).mean(axis=2)
+    assert grey.std() > 25, "the axial view looks blank"
+
+
 def test_a_save_from_a_stale_tab_is_told_of_the_conflict_and_can_keep_its_version(
     server: str, lidc_case: Case, page: Page
 ):

@@ -55,6 +55,7 @@ import { Toasts } from "../ui/toast";
 import { Toolbar, type Layout } from "../ui/toolbar";
 import { LUNG, voiRange, type WindowPreset } from "./presets";
 import { startCornerstone } from "./engine";
+import { loadFramesFrom } from "./frameLoader";
 import { nearestFirst } from "./loadOrder";
 import { prefetch, type Prefetched } from "./prefetch";
 import type { Preview } from "./preview";
@@ -205,6 +206,8 @@ export class Viewer {
       startCornerstone();
       this.progress.step("Loading series metadata…");
       const series = this.registerMetadata(await early.metadata);
+      // The frames requested since the metadata came: Cornerstone's loader takes them from there.
+      loadFramesFrom(await early.frames);
       performance.mark("nf:metadata");
       this.series = series;
       const volumeMode = task.series.fit_for_3d !== false && series.uniform;
@@ -215,6 +218,9 @@ export class Viewer {
       this.holdRenders = volumeMode && this.preview !== null;
       const { allLoaded, firstShown } = await this.loadImages(volumeMode);
       performance.mark("nf:viewports");
+      // The labelmap decodes now, while the frames decode in the image loader's worker (this
+      // thread mostly waits for them): late enough not to delay the first image or Cornerstone.
+      if (this.shown && this.store) void early.labelmap().catch(() => undefined);
       // The overlay waits for the first image (and its paint): writing and drawing tens of MB
       // of labels would otherwise hold it back. With the preview up, that image is drawn once
       // all frames are in; the preview stays until then (a frame that failed may never draw).
@@ -418,7 +424,7 @@ export class Viewer {
     }
   }
 
-  private async loadLabelmap(task: Task, prefetched: Promise<Labelmap | null>): Promise<void> {
+  private async loadLabelmap(task: Task, prefetched: () => Promise<Labelmap | null>): Promise<void> {
     const revision = this.shown;
     this.saver = new Saver(this.api, this.config.taskId, task.latest_revision?.id ?? null, () => this.snapshot(), {
       onState: (state, detail) => this.showSaveState(state, detail),
@@ -435,7 +441,7 @@ export class Viewer {
     let loaded: Uint8Array | undefined;
     if (revision && this.store && this.wire) {
       this.progress.step("Loading labelmap…");
-      const labelmap = await prefetched;
+      const labelmap = await prefetched();
       if (!labelmap) throw new Error(`Could not load the labelmap of revision ${revision.id}`);
       const problem = gridMismatch(labelmap.header, this.wire);
       if (problem) {

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "vitest";
 
-import { decodeFrame, previewFrame, windowed } from "./preview";
+import type { FramePart } from "./framePart";
+import { FramePrefetch, fetchHere } from "./framePrefetch";
+import { decodeFrame, loadPreview, previewFrame, windowed } from "./preview";
 import { LUNG } from "./presets";
 import { framesFromMetadata, type DicomJson } from "./series";
 
@@ -22,17 +24,11 @@ function instance(sop: string, z: number, extra: DicomJson = {}): DicomJson {
 
 const BASE = "http://x/dicomweb/projects/1/studies/1.2/series/1.2.3";
 
-function part(syntax: string, stored: readonly number[]): Uint8Array {
-  const head = new TextEncoder().encode(`--b\r\nContent-Type: application/octet-stream; transfer-syntax=${syntax}\r\n\r\n`);
-  const pixels = new Uint8Array(stored.length * 2);
-  const view = new DataView(pixels.buffer);
+function part(syntax: string, stored: readonly number[]): FramePart {
+  const pixelData = new Uint8Array(stored.length * 2);
+  const view = new DataView(pixelData.buffer);
   stored.forEach((v, i) => view.setInt16(2 * i, v, true));
-  const tail = new TextEncoder().encode("\r\n--b--\r\n");
-  const out = new Uint8Array(head.length + pixels.length + tail.length);
-  out.set(head, 0);
-  out.set(pixels, head.length);
-  out.set(tail, head.length + pixels.length);
-  return out;
+  return { transferSyntax: syntax, pixelData };
 }
 
 describe("previewFrame", () => {
@@ -69,6 +65,23 @@ describe("decodeFrame", () => {
 
   test("a frame shorter than its rows and columns is refused", () => {
     expect(decodeFrame(part("1.2.840.10008.1.2.1", [0, 0, 0]), frame)).toBeNull();
+  });
+});
+
+describe("loadPreview", () => {
+  test("reads the frame's prefetched body and leaves it for the viewer", async () => {
+    const { frames } = framesFromMetadata([instance("a", 0)], BASE);
+    const url = `${BASE}/instances/a/frames/1`;
+    let requests = 0;
+    const fetcher = (async () => {
+      requests++;
+      return new Response(new Uint8Array(64), { headers: { "Content-Type": "multipart/related; boundary=b" } });
+    }) as typeof fetch;
+    const prefetch = new FramePrefetch([url], fetchHere(fetcher), fetcher);
+    // A body that is not a frame part: nothing to draw, and no request of its own.
+    expect(await loadPreview(frames[0] ?? null, prefetch)).toBeNull();
+    expect(requests).toBe(1);
+    expect(prefetch.take(url)).not.toBeNull();
   });
 });
 

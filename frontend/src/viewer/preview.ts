@@ -1,14 +1,15 @@
-// The first look: the middle slice of the series, fetched and drawn by the entry module while
+// The first look: the middle slice of the series, drawn by the entry module (from the frames it
+// prefetches) while
 // Cornerstone (most of the bundle) is still being fetched and compiled, and the volume is still
 // being built. It covers the axial viewport until that viewport has drawn the same slice, then
 // goes. Only uncompressed little-endian frames of an axial series are drawn here (a CT's usual
 // storage); anything else waits for Cornerstone.
 
+import { framePart, type FramePart } from "./framePart";
+import { frameUrl, type FramePrefetch } from "./framePrefetch";
 import { LUNG, voiRange, type WindowPreset } from "./presets";
 import type { DicomJson, Frame } from "./series";
 
-/** The Accept header of Cornerstone's WADO-RS loader: the same, so its request hits the HTTP cache. */
-export const FRAME_ACCEPT = "multipart/related; type=application/octet-stream; transfer-syntax=*";
 const UNCOMPRESSED_LE = new Set(["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]);
 const AXIAL = [1, 0, 0, 0, 1, 0];
 
@@ -37,22 +38,16 @@ export function previewFrame(frames: readonly Frame[]): Frame | null {
 }
 
 /**
- * The pixels of a single-part WADO-RS frame response (`body`, its part's header included), or
- * null when the part is not uncompressed little-endian or its size does not match the frame.
+ * The pixels of a frame's part, or null when it is not uncompressed little-endian or its size
+ * does not match the frame.
  */
-export function decodeFrame(body: Uint8Array, frame: Frame): PreviewImage | null {
+export function decodeFrame(part: FramePart, frame: Frame): PreviewImage | null {
   const { rows, columns, metadata } = frame;
-  const headerEnd = indexOf(body, [13, 10, 13, 10], Math.min(body.length, 1024));
-  if (headerEnd < 0) return null;
-  const header = new TextDecoder().decode(body.subarray(0, headerEnd));
-  const syntax = /transfer-syntax=([0-9.]+)/i.exec(header)?.[1] ?? "";
-  if (!UNCOMPRESSED_LE.has(syntax)) return null;
-  const start = headerEnd + 4;
+  if (!UNCOMPRESSED_LE.has(part.transferSyntax)) return null;
   const count = rows * columns;
-  const end = start + 2 * count;
-  // The part must end right after the frame's bytes, with the next boundary's CRLF "--".
-  if (!(count > 0) || indexOf(body.subarray(end, end + 4), [13, 10, 45, 45], 4) !== 0) return null;
-  const view = new DataView(body.buffer, body.byteOffset + start, 2 * count);
+  const bytes = part.pixelData;
+  if (!(count > 0) || bytes.length !== 2 * count) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 2 * count);
   const signed = tagNumber(metadata, "00280103", 0) === 1;
   const slope = tagNumber(metadata, "00281053", 1);
   const intercept = tagNumber(metadata, "00281052", 0);
@@ -63,14 +58,6 @@ export function decodeFrame(body: Uint8Array, frame: Frame): PreviewImage | null
   }
   const photometric = String(metadata["00280004"]?.Value?.[0] ?? "MONOCHROME2");
   return { rows, columns, values, spacing: frame.pixelSpacing ?? [1, 1], monochrome1: photometric === "MONOCHROME1" };
-}
-
-function indexOf(bytes: Uint8Array, pattern: readonly number[], limit: number): number {
-  outer: for (let i = 0; i + pattern.length <= limit; i++) {
-    for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
-    return i;
-  }
-  return -1;
 }
 
 /** Grey levels of `image` through the window `preset`, as RGBA. */
@@ -127,12 +114,11 @@ export class Preview {
   }
 }
 
-/** Fetch and decode the frame to preview; null when there is none to draw here. */
-export async function loadPreview(frame: Frame | null, fetcher: typeof fetch = fetch): Promise<Preview | null> {
+/** Decode the frame to preview from its prefetched body (left for Cornerstone); null when there is none to draw here. */
+export async function loadPreview(frame: Frame | null, frames: FramePrefetch): Promise<Preview | null> {
   if (!frame) return null;
-  const url = frame.imageId.replace(/^wadors:/, "");
-  const response = await fetcher(url, { headers: { Accept: FRAME_ACCEPT }, credentials: "same-origin" });
-  if (!response.ok) return null;
-  const image = decodeFrame(new Uint8Array(await response.arrayBuffer()), frame);
+  const body = await frames.peek(frameUrl(frame.imageId));
+  const part = body && framePart(body.contentType, body.bytes);
+  const image = part ? decodeFrame(part, frame) : null;
   return image ? new Preview(image) : null;
 }
