@@ -14,7 +14,7 @@ import pytest
 import requests
 from django.conf import settings
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from annotations import labelmaps
 from tests.e2e.conftest import Case
@@ -221,7 +221,12 @@ def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_by
     fetch worker) before Cornerstone has loaded; its image loader decodes those bodies and asks
     for no frame again (its own requests would be XHRs)."""
     frames: list[tuple[str, str]] = []
-    page.on("request", lambda r: "/frames/" in r.url and frames.append((r.url, r.resource_type)))
+
+    def note_frame(request: Request) -> None:
+        if "/frames/" in request.url:
+            frames.append((request.url, request.resource_type))
+
+    page.on("request", note_frame)
     sign_in_and_open(page, server, lidc_case)
     urls = [url for url, _ in frames]
     assert len(urls) == lidc_case.slices, f"{len(urls)} frame requests"
