@@ -197,3 +197,16 @@ def test_task_page_mounts_the_viewer(task, team, client):
     assert f'data-dicomweb-root="/dicomweb/projects/{team.project.pk}"' in page
     client.force_login(team.outsider)
     assert client.get(f"/tasks/{task.pk}/").status_code == 404
+
+
+def test_task_page_preloads_the_series_metadata_the_viewer_fetches(task, team, client):
+    """The metadata the first image waits for is requested while the page's scripts load; the
+    entry module's fetch of the same URL (same origin, credentials and mode) takes that response."""
+    client.force_login(team.annotator)
+    page = client.get(f"/tasks/{task.pk}/").content.decode()
+    series = task.series
+    url = (
+        f"/dicomweb/projects/{team.project.pk}/studies/{series.study.study_instance_uid}"
+        f"/series/{series.series_instance_uid}/metadata"
+    )
+    assert f'<link rel="preload" as="fetch" crossorigin href="{url}">' in page

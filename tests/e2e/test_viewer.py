@@ -219,12 +219,16 @@ def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_by
 ):
     """The frames go out from the entry module (the first from the page, the rest from its
     fetch worker) before Cornerstone has loaded; its image loader decodes those bodies and asks
-    for no frame again (its own requests would be XHRs)."""
+    for no frame again (its own requests would be XHRs). The series' metadata is asked once: the
+    page preloads it and the entry module's fetch takes that response."""
     frames: list[tuple[str, str]] = []
+    metadata: list[str] = []
 
     def note_frame(request: Request) -> None:
         if "/frames/" in request.url:
             frames.append((request.url, request.resource_type))
+        elif request.url.endswith("/metadata"):
+            metadata.append(request.url)
 
     page.on("request", note_frame)
     sign_in_and_open(page, server, lidc_case)
@@ -234,6 +238,7 @@ def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_by
     assert {kind for _, kind in frames} == {"fetch"}, "Cornerstone requested frames itself"
     from_worker = page.evaluate("performance.getEntriesByName('nf:frame-received').length")
     assert from_worker == lidc_case.slices - 1
+    assert len(metadata) == 1, metadata
     grey = viewport_image(page).mean(axis=2)
     assert grey.std() > 25, "the axial view looks blank"
 
