@@ -214,7 +214,6 @@ export class Viewer {
       this.layout = volumeMode ? "axial" : "stack";
       if (!series.uniform) this.drawable = this.editable = false;
       this.buildPage(task, volumeMode);
-      this.engine = new RenderingEngine(ENGINE_ID);
       this.holdRenders = volumeMode && this.preview !== null;
       const { allLoaded, firstShown } = await this.loadImages(volumeMode);
       performance.mark("nf:viewports");
@@ -337,9 +336,13 @@ export class Viewer {
     if (volumeMode) {
       const volume = await volumeLoader.createAndCacheVolume(VOLUME_ID, { imageIds });
       streamNearestFirst(volume);
+      // The WebGL set-up (a good part of a second under software rendering) runs while the
+      // image loader's worker decodes the first frames, not before it has any.
+      this.engine = new RenderingEngine(ENGINE_ID);
       this.mountViewports();
       this.store = volumeLabelmap(VOLUME_ID, orientation);
     } else {
+      this.engine = new RenderingEngine(ENGINE_ID);
       this.mountViewports();
       if (this.editable || this.shown || this.access.canStartReview) this.store = stackLabelmap(imageIds, orientation);
     }
