@@ -155,20 +155,19 @@ def _store_together(
         Instance.objects.bulk_create(rows.values())
     except IntegrityError:  # the chunk's transaction is rolled back by the caller
         raise _Raced from None
-    _count_all_stored(Counter(row.series_id for row in rows.values()))
+    stored = Counter(row.series_id for row in rows.values())
     reports: list[IngestReport] = []
     for i, result in enumerate(results):
         if isinstance(result, IngestReport):
             reports.append(result)
         elif i in rows:
             logger.debug("ingest: stored instance %s in series %s", rows[i].pk, rows[i].series_id)
-            reports.append(result.report(Outcome.STORED, rows[i]))
+            reports.append(result.stored_as(rows[i]))
         elif (existing := stored_before.get(result.sop_instance_uid)) is not None:
             reports.append(_as_resend(result, existing))
         else:  # the same UID earlier in this chunk: the unique constraint decides
-            reports.append(
-                _store_candidate(project, result, known_series, written, Counter(), count=True)
-            )
+            reports.append(_store_candidate(project, result, known_series, written, stored))
+    _count_all_stored(stored)
     return reports
 
 
@@ -224,11 +223,10 @@ class Candidate:
             **self.columns,
         )
 
-    def report(self, outcome: Outcome, instance: Instance, reason: str = "") -> IngestReport:
+    def stored_as(self, instance: Instance) -> IngestReport:
         return IngestReport(
-            outcome,
+            Outcome.STORED,
             self.name,
-            reason=reason,
             instance_id=instance.pk,
             series_id=instance.series_id,
             **self.uids,
@@ -289,8 +287,7 @@ def ingest_instance(
         candidate,
         _or_new(known_series),
         [] if written is None else written,
-        Counter() if stored_in_series is None else stored_in_series,
-        count=stored_in_series is None,
+        stored_in_series,
     )
 
 
@@ -299,15 +296,14 @@ def _store_candidate(
     candidate: Candidate,
     known_series: KnownSeries,
     written: list[str],
-    stored_in_series: Counter[int],
-    *,
-    count: bool,
+    stored_in_series: Counter[int] | None,
 ) -> IngestReport:
     """Store one prepared instance in a savepoint of its own.
 
     A resend is caught by the unique constraint rather than looked up first: the insert fails
     in the instance's savepoint, and only then is the stored instance read to report it.
-    With `count`, the series row is updated here; else the caller counts `stored_in_series`.
+    Given `stored_in_series`, the instance is counted there for the caller to update the series
+    row; without it, the row is updated here.
     """
     try:
         instance = _store(project, candidate, known_series, written)
@@ -319,12 +315,12 @@ def _store_candidate(
         if existing is not None:
             return _as_resend(candidate, existing)
         raise
-    if count:
+    if stored_in_series is None:
         _count_stored(instance.series_id, 1)
     else:
         stored_in_series[instance.series_id] += 1
     logger.debug("ingest: stored instance %s in series %s", instance.pk, instance.series_id)
-    return candidate.report(Outcome.STORED, instance)
+    return candidate.stored_as(instance)
 
 
 def _as_resend(candidate: Candidate, existing: Instance) -> IngestReport:
