@@ -1,22 +1,7 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from annotations.models import Consensus, Review, Revision, Task
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For append-only records: visible to site admins, never changed or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from projects.admin import ReadOnlyAdmin
 
 
 @admin.register(Task)
