@@ -103,6 +103,21 @@ def test_a_written_body_is_read_back_part_by_part():
     assert {p.content_type for p in found} == {"a/b"}
 
 
+@pytest.mark.parametrize("chunk", [1, 5, 64, 1 << 20])
+def test_parts_are_noticed_as_the_body_arrives_whatever_its_chunks(chunk):
+    parts = [b"first", b"", b"\r\n--not-quite-the-boundary\r\n", b"last" * 100]
+    body = b"preamble\r\n" + b"".join(multipart.encode([("a/b", [p]) for p in parts], "bnd"))
+    spool, noticed = io.BytesIO(), []
+    arriving = multipart.ArrivingParts(
+        spool, "bnd", lambda number, part: noticed.append((number, part.read(spool)))
+    )
+    for start in range(0, len(body), chunk):
+        spool.write(body[start : start + chunk])
+        arriving.arrived(body[start : start + chunk])
+    assert noticed == list(enumerate(parts, start=1))
+    assert spool.getvalue() == body  # reading the parts never moved where the next chunk goes
+
+
 def test_a_boundary_split_across_read_chunks_is_found(monkeypatch):
     monkeypatch.setattr(multipart, "SCAN_CHUNK", 3)
     body = b"preamble\r\n--bnd\r\nContent-Type: x/y\r\n\r\nabcdef\r\n--bnd--\r\nepilogue"

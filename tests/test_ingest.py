@@ -288,6 +288,7 @@ def test_an_unexpected_error_rolls_back_its_chunk_and_deletes_its_files(
 ):
     from imaging import services
 
+    settings.DICOM_INGEST_WORKERS = 0  # prepared in this process, where the fault is injected
     monkeypatch.setattr(services, "COMMIT_EVERY", 2)
     items = series_bytes(3)
 
@@ -306,6 +307,29 @@ def test_an_unexpected_error_rolls_back_its_chunk_and_deletes_its_files(
     with pytest.raises(RuntimeError):
         ingest_batch(project=project, items=failing())
     # The first chunk (2 instances) committed; the second (1 instance, then the error) did not.
+    assert Instance.objects.count() == 2
+    assert len(stored_files(settings)) == 2
+
+
+def test_a_storage_failure_rolls_back_its_chunk_and_deletes_the_files_it_wrote(
+    project, settings, monkeypatch
+):
+    # Files prepared by the ingest pool are written here, by the process holding the chunk.
+    from imaging import services
+
+    monkeypatch.setattr(services, "COMMIT_EVERY", 2)
+    real, calls = services._write_file, []
+
+    def write(*args: Any) -> str:
+        calls.append(args)
+        if len(calls) == 4:
+            raise OSError("disk full")
+        return real(*args)
+
+    monkeypatch.setattr(services, "_write_file", write)
+    with pytest.raises(OSError):
+        ingest_batch(project=project, items=series_bytes(4))
+    # The first chunk committed; the second wrote one file, failed on the next, and rolled back.
     assert Instance.objects.count() == 2
     assert len(stored_files(settings)) == 2
 

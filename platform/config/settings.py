@@ -8,6 +8,7 @@ Three modes, chosen by PLATFORM_MODE:
 - ``test``: PostgreSQL and Redis on 127.0.0.1, as ``make test`` and CI run them.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -219,6 +220,11 @@ DICOM_MAX_UPLOAD_BYTES = env.int("DICOM_MAX_UPLOAD_BYTES", default=8 * 1024**3)
 DICOM_MAX_ROWS_COLUMNS = env.int("DICOM_MAX_ROWS_COLUMNS", default=16384)
 DICOM_MAX_FRAMES = env.int("DICOM_MAX_FRAMES", default=10000)
 DICOM_MAX_SEQUENCE_DEPTH = env.int("DICOM_MAX_SEQUENCE_DEPTH", default=16)
+# Processes that parse and check received files beside the one storing them (imaging.ingest_pool);
+# 0 parses in the storing process. One core gains nothing from a pool.
+DICOM_INGEST_WORKERS = env.int(
+    "DICOM_INGEST_WORKERS", default=min(4, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
+)
 # A zip member may not inflate more than this many times its compressed size.
 DICOM_MAX_ZIP_RATIO = env.int("DICOM_MAX_ZIP_RATIO", default=200)
 # A labelmap payload (gzip of one byte per voxel) beyond this is refused with 413.

@@ -34,6 +34,26 @@ class InvalidDicom(MalformedStructure):
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What a received file may claim. Passed along rather than read from settings where the
+    parsing runs, so that a parse in another process (ingest_pool) applies the caller's limits."""
+
+    max_instance_bytes: int
+    max_rows_columns: int
+    max_frames: int
+    max_sequence_depth: int
+
+    @classmethod
+    def from_settings(cls) -> "Limits":
+        return cls(
+            max_instance_bytes=settings.DICOM_MAX_INSTANCE_BYTES,
+            max_rows_columns=settings.DICOM_MAX_ROWS_COLUMNS,
+            max_frames=settings.DICOM_MAX_FRAMES,
+            max_sequence_depth=settings.DICOM_MAX_SEQUENCE_DEPTH,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedInstance:
     dataset: FileDataset
     transfer_syntax: UID
@@ -48,34 +68,37 @@ def is_valid_uid(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 64 and bool(UID_PATTERN.match(value))
 
 
-def parse_instance(data: bytes) -> ParsedInstance:
+def parse_instance(data: bytes, limits: Limits | None = None) -> ParsedInstance:
     """Parse and validate a DICOM Part 10 file; raises InvalidDicom naming the first problem."""
-    limit = settings.DICOM_MAX_INSTANCE_BYTES
+    limits = limits or Limits.from_settings()
+    limit = limits.max_instance_bytes
     if len(data) > limit:
         raise InvalidDicom(f"file is {len(data)} bytes, over the {limit}-byte limit")
     if len(data) < 132 or data[128:132] != b"DICM":
         raise InvalidDicom("not a DICOM Part 10 file: no 'DICM' file header")
     transfer_syntax = _transfer_syntax(data)
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
-        data = _inflated(data)
+        data = _inflated(data, limit)
         transfer_syntax = UID(ExplicitVRLittleEndian)
-    pixel_data = locate_pixel_data(data, transfer_syntax)
+    pixel_data = locate_pixel_data(data, transfer_syntax, limits.max_sequence_depth)
     dataset = _read(data)
     _check_uids(dataset)
-    _check_pixel_module(dataset, transfer_syntax, pixel_data)
+    _check_pixel_module(dataset, transfer_syntax, pixel_data, limits)
     return ParsedInstance(
         dataset=dataset, transfer_syntax=transfer_syntax, data=data, pixel_data=pixel_data
     )
 
 
-def locate_pixel_data(data: bytes, transfer_syntax: UID) -> PixelDataLocation | None:
+def locate_pixel_data(
+    data: bytes, transfer_syntax: UID, max_depth: int | None = None
+) -> PixelDataLocation | None:
     """Scan the structure (raises InvalidDicom when truncated or nested too deep)."""
     try:
         return scan(
             data,
             meta_end(data),
             explicit=not transfer_syntax.is_implicit_VR,
-            max_depth=settings.DICOM_MAX_SEQUENCE_DEPTH,
+            max_depth=settings.DICOM_MAX_SEQUENCE_DEPTH if max_depth is None else max_depth,
         )
     except MalformedStructure as error:
         raise InvalidDicom(error.detail) from None
@@ -123,10 +146,9 @@ def _read(data: bytes) -> FileDataset:
     return dataset
 
 
-def _inflated(data: bytes) -> bytes:
+def _inflated(data: bytes, limit: int) -> bytes:
     """Re-encode a deflated file as explicit VR little endian, refusing a deflate bomb."""
     start = meta_end(data)
-    limit = settings.DICOM_MAX_INSTANCE_BYTES
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
         body = inflater.decompress(data[start:], limit + 1)
@@ -155,7 +177,7 @@ def _check_uids(dataset: Dataset) -> None:
 
 
 def _check_pixel_module(
-    dataset: Dataset, transfer_syntax: UID, pixel_data: PixelDataLocation | None
+    dataset: Dataset, transfer_syntax: UID, pixel_data: PixelDataLocation | None, limits: Limits
 ) -> None:
     if pixel_data is None:
         return  # e.g. a structured report or a presentation state: nothing to check
@@ -167,7 +189,7 @@ def _check_pixel_module(
     assert isinstance(rows, int) and isinstance(columns, int)
     assert isinstance(bits_allocated, int) and isinstance(bits_stored, int)
     assert isinstance(samples, int)
-    limit = settings.DICOM_MAX_ROWS_COLUMNS
+    limit = limits.max_rows_columns
     if not (0 < rows <= limit and 0 < columns <= limit):
         raise InvalidDicom(f"image is {rows}x{columns}; rows and columns must be 1-{limit}")
     if bits_allocated not in (1, 8, 16, 32, 64):
@@ -179,7 +201,7 @@ def _check_pixel_module(
     if samples not in (1, 3):
         raise InvalidDicom(f"SamplesPerPixel {samples} is not 1 or 3")
     frames = number_of_frames(dataset)
-    if not 0 < frames <= settings.DICOM_MAX_FRAMES:
+    if not 0 < frames <= limits.max_frames:
         raise InvalidDicom(f"NumberOfFrames {frames} is out of range")
     if transfer_syntax.is_encapsulated:
         if pixel_data.length is not None:

@@ -5,8 +5,10 @@ reported (IngestReport), never raised, so a batch stores what is valid and says 
 was refused.
 
 A batch is written in transactions of up to COMMIT_EVERY instances: one commit (one WAL flush)
-per chunk rather than per instance. Within a chunk every instance is parsed and checked first;
-the ones already stored are found with one query, the new ones' files are written and their
+per chunk rather than per instance. The files are parsed and checked first, by worker processes
+ahead of the chunk being stored where that is worth it (ingest_pool: the parsing is most of the
+cost and holds the GIL), else in the chunk's transaction. Of a chunk's instances, the ones already
+stored are found with one query, the new ones' files are written and their
 rows inserted with one INSERT, and each series row is updated once. A SOPInstanceUID that comes
 twice in one chunk goes, the second time, through the one-instance path (its own savepoint,
 the unique constraint deciding), and so does the whole chunk if another ingest inserted one of
@@ -14,40 +16,43 @@ its instances between our query and our INSERT. An unexpected error (not a refus
 the chunk it happened in and deletes the files that chunk wrote.
 """
 
-import hashlib
-import io
+import functools
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, TypedDict
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from pydicom.dataset import FileDataset
 
 from imaging.deid import UidMapper, deidentify
-from imaging.dicomjson import instance_metadata_json
-from imaging.frames import frame_ranges
+from imaging.ingest_pool import EarlyPreparation, Received, prepare_ahead
 from imaging.models import Instance, Patient, Series, SeriesState, Study
 from imaging.outcomes import IngestReport, Outcome
-from imaging.parsing import InvalidDicom, locate_pixel_data, number_of_frames, parse_instance
-from imaging.structure import PixelDataLocation
+from imaging.parsing import InvalidDicom, Limits
+from imaging.preparation import Candidate, SeriesFields, Uids, prepare
 from projects.models import Project
 
 logger = logging.getLogger(__name__)
 
 
-def ingest_batch(*, project: Project, items: Iterable[tuple[str, bytes]]) -> list[IngestReport]:
-    """Ingest each (name, bytes) item; schedule post-processing of every series it touched."""
+def ingest_batch(
+    *,
+    project: Project,
+    items: Iterable[tuple[str, bytes]],
+    early: EarlyPreparation | None = None,
+) -> list[IngestReport]:
+    """Ingest each (name, bytes) item; schedule post-processing of every series it touched.
+
+    `early` holds items already given to the ingest pool (early_preparation) by the caller.
+    """
     mapper = UidMapper(project)
     known_series: KnownSeries = {}
     reports: list[IngestReport] = []
-    chunk: list[tuple[str, bytes]] = []
-    for item in items:
-        chunk.append(item)
+    chunk: list[Received] = []
+    for received in _received(project, items, early):
+        chunk.append(received)
         if len(chunk) == COMMIT_EVERY:
             reports += _ingest_chunk(project, chunk, mapper, known_series)
             chunk = []
@@ -57,6 +62,21 @@ def ingest_batch(*, project: Project, items: Iterable[tuple[str, bytes]]) -> lis
     for series_id in sorted(touched):
         schedule_series_processing(series_id)
     return reports
+
+
+def early_preparation(project: Project) -> EarlyPreparation | None:
+    """Where the caller may hand files to the pool before the batch is whole (None: may not)."""
+    if project.deidentify:
+        return None
+    return EarlyPreparation(project_id=project.pk, limits=Limits.from_settings())
+
+
+def _received(
+    project: Project, items: Iterable[tuple[str, bytes]], early: EarlyPreparation | None
+) -> Iterator[Received]:
+    if project.deidentify:  # de-identifying maps UIDs in the database: in the chunk's transaction
+        return (Received(name, data, None) for name, data in items)
+    return prepare_ahead(items, project_id=project.pk, limits=Limits.from_settings(), early=early)
 
 
 # The series rows a batch has stored instances in, by (PatientID, study UID, series UID).
@@ -71,7 +91,7 @@ class _Raced(Exception):
 
 
 def _ingest_chunk(
-    project: Project, chunk: list[tuple[str, bytes]], mapper: UidMapper, known_series: KnownSeries
+    project: Project, chunk: list[Received], mapper: UidMapper, known_series: KnownSeries
 ) -> list[IngestReport]:
     """Ingest the chunk in one transaction: all at once, or one by one after a race."""
     written: list[str] = []
@@ -101,24 +121,27 @@ def _delete_files(names: list[str]) -> None:
 
 def _store_one_by_one(
     project: Project,
-    chunk: list[tuple[str, bytes]],
+    chunk: list[Received],
     mapper: UidMapper,
     known_series: KnownSeries,
     written: list[str],
 ) -> list[IngestReport]:
-    """Each instance in a savepoint of its own; the series rows updated once at the end."""
+    """Each instance in a savepoint of its own; the series rows updated once at the end.
+
+    Prepared again: UIDs that de-identification mapped in the rolled-back transaction are gone.
+    """
     stored: Counter[int] = Counter()
     reports = [
         ingest_instance(
             project=project,
-            name=name,
-            data=data,
+            name=received.name,
+            data=received.data,
             mapper=mapper,
             known_series=known_series,
             written=written,
             stored_in_series=stored,
         )
-        for name, data in chunk
+        for received in chunk
     ]
     _count_all_stored(stored)
     return reports
@@ -126,16 +149,13 @@ def _store_one_by_one(
 
 def _store_together(
     project: Project,
-    chunk: list[tuple[str, bytes]],
+    chunk: list[Received],
     mapper: UidMapper,
     known_series: KnownSeries,
     written: list[str],
 ) -> list[IngestReport]:
     """The chunk's new instances in one INSERT; raises _Raced if another ingest got there first."""
-    results: list[IngestReport | Candidate] = [
-        prepare_instance(project=project, name=name, data=data, mapper=mapper)
-        for name, data in chunk
-    ]
+    results = [_prepared(project, received, mapper) for received in chunk]
     candidates = {i: c for i, c in enumerate(results) if isinstance(c, Candidate)}
     stored_before = _stored(project, {c.sop_instance_uid for c in candidates.values()})
     first: dict[str, int] = {}  # the first of each UID not stored yet: inserted together
@@ -146,11 +166,11 @@ def _store_together(
     for i in first.values():
         candidate = candidates[i]
         try:
-            series = _series_of(project, candidate.dataset, known_series)
+            series = _series_of(project, candidate.series, known_series)
         except InvalidDicom as error:
             results[i] = candidate.rejected(error.detail)
             continue
-        rows[i] = candidate.row(project, series, _write_file(project, candidate, written))
+        rows[i] = _row(project, series, candidate, _write_file(project, candidate, written))
     try:
         Instance.objects.bulk_create(rows.values())
     except IntegrityError:  # the chunk's transaction is rolled back by the caller
@@ -162,13 +182,19 @@ def _store_together(
             reports.append(result)
         elif i in rows:
             logger.debug("ingest: stored instance %s in series %s", rows[i].pk, rows[i].series_id)
-            reports.append(result.stored_as(rows[i]))
+            reports.append(result.stored_as(rows[i].pk, rows[i].series_id))
         elif (existing := stored_before.get(result.sop_instance_uid)) is not None:
             reports.append(_as_resend(result, existing))
         else:  # the same UID earlier in this chunk: the unique constraint decides
             reports.append(_store_candidate(project, result, known_series, written, stored))
     _count_all_stored(stored)
     return reports
+
+
+def _prepared(project: Project, received: Received, mapper: UidMapper) -> Candidate | IngestReport:
+    if received.prepared is not None:  # by the pool
+        return received.prepared
+    return prepare_instance(project=project, name=received.name, data=received.data, mapper=mapper)
 
 
 def _stored(project: Project, sop_uids: set[str]) -> dict[str, Instance]:
@@ -194,69 +220,28 @@ def _count_all_stored(stored: Counter[int]) -> None:
         _count_stored(series_id, stored[series_id])
 
 
-@dataclass(slots=True)
-class Candidate:
-    """An instance that parsed and passed every check, ready to be stored."""
-
-    name: str
-    dataset: FileDataset
-    columns: dict[str, Any]  # computed from the dataset and the bytes to store
-    stored: bytes  # the bytes to store (as received, or de-identified)
-    sha256: str  # of `stored`
-    source_sha256: str  # of the bytes received: what tells a resend from a conflict
-    uids: "Uids"
-
-    @property
-    def sop_instance_uid(self) -> str:
-        return self.uids["sop_instance_uid"]
-
-    def row(self, project: Project, series: Series, file_name: str) -> Instance:
-        return Instance(
-            project=project,
-            series=series,
-            sop_instance_uid=self.sop_instance_uid,
-            sop_class_uid=self.uids["sop_class_uid"],
-            file=file_name,
-            size=len(self.stored),
-            sha256=self.sha256,
-            source_sha256=self.source_sha256,
-            **self.columns,
-        )
-
-    def stored_as(self, instance: Instance) -> IngestReport:
-        return IngestReport(
-            Outcome.STORED,
-            self.name,
-            instance_id=instance.pk,
-            series_id=instance.series_id,
-            **self.uids,
-        )
-
-    def rejected(self, reason: str) -> IngestReport:
-        return IngestReport(Outcome.REJECTED, self.name, reason=reason, **self.uids)
+def _row(project: Project, series: Series, candidate: Candidate, file_name: str) -> Instance:
+    return Instance(
+        project=project,
+        series=series,
+        sop_instance_uid=candidate.sop_instance_uid,
+        sop_class_uid=candidate.uids["sop_class_uid"],
+        file=file_name,
+        size=len(candidate.stored),
+        sha256=candidate.sha256,
+        source_sha256=candidate.source_sha256,
+        **candidate.columns,
+    )
 
 
 def prepare_instance(
     *, project: Project, name: str, data: bytes, mapper: UidMapper
-) -> "Candidate | IngestReport":
+) -> Candidate | IngestReport:
     """Parse, check and (if the project says so) de-identify; a rejection is a report."""
-    try:
-        parsed = parse_instance(data)
-        dataset = parsed.dataset
-        if project.deidentify:
-            deidentify(dataset, mapper)
-            stored = _encode(dataset)
-            pixel_data = locate_pixel_data(stored, parsed.transfer_syntax)
-        else:
-            stored = parsed.data
-            pixel_data = parsed.pixel_data  # the scan of these very bytes
-        columns = _prepare(project, dataset, parsed.transfer_syntax, stored, pixel_data)
-    except InvalidDicom as error:
-        return IngestReport(Outcome.REJECTED, name, reason=error.detail)
-    source_sha256 = hashlib.sha256(data).hexdigest()
-    # Stored as received (no de-identification, not deflated): the same bytes, the same hash.
-    sha256 = source_sha256 if stored is data else hashlib.sha256(stored).hexdigest()
-    return Candidate(name, dataset, columns, stored, sha256, source_sha256, _uids(dataset))
+    rewrite = functools.partial(deidentify, mapper=mapper) if project.deidentify else None
+    return prepare(
+        name=name, data=data, project_id=project.pk, limits=Limits.from_settings(), rewrite=rewrite
+    )
 
 
 def ingest_instance(
@@ -320,7 +305,7 @@ def _store_candidate(
     else:
         stored_in_series[instance.series_id] += 1
     logger.debug("ingest: stored instance %s in series %s", instance.pk, instance.series_id)
-    return candidate.stored_as(instance)
+    return candidate.stored_as(instance.pk, instance.series_id)
 
 
 def _as_resend(candidate: Candidate, existing: Instance) -> IngestReport:
@@ -353,80 +338,6 @@ def _or_new(known_series: KnownSeries | None) -> KnownSeries:
     return {} if known_series is None else known_series
 
 
-def _encode(dataset: FileDataset) -> bytes:
-    out = io.BytesIO()
-    dataset.save_as(out, enforce_file_format=True)
-    return out.getvalue()
-
-
-def _uids(dataset: FileDataset) -> "Uids":
-    return {
-        "sop_instance_uid": str(dataset.SOPInstanceUID),
-        "sop_class_uid": str(dataset.SOPClassUID),
-        "study_instance_uid": str(dataset.StudyInstanceUID),
-        "series_instance_uid": str(dataset.SeriesInstanceUID),
-    }
-
-
-class Uids(TypedDict):
-    sop_instance_uid: str
-    sop_class_uid: str
-    study_instance_uid: str
-    series_instance_uid: str
-
-
-def _prepare(
-    project: Project,
-    dataset: FileDataset,
-    transfer_syntax: Any,
-    stored: bytes,
-    pixel_data: PixelDataLocation | None,
-) -> dict[str, Any]:
-    """Columns computed from the dataset and the exact bytes that will be stored."""
-    frames = number_of_frames(dataset) if "PixelData" in dataset else 0
-    rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
-    bits = int(dataset.get("BitsAllocated", 0) or 0)
-    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
-    frame_bytes = (rows * columns * samples * bits + 7) // 8
-    return {
-        "transfer_syntax_uid": str(transfer_syntax),
-        "rows": rows,
-        "columns": columns,
-        "bits_allocated": bits,
-        "samples_per_pixel": samples,
-        "number_of_frames": frames,
-        "frame_index": frame_ranges(stored, pixel_data, frames, frame_bytes) if frames else [],
-        "metadata_json": instance_metadata_json(dataset, transfer_syntax, project.pk),
-        "instance_number": _int(dataset.get("InstanceNumber")),
-        "image_position": _floats(dataset.get("ImagePositionPatient"), 3),
-        "image_orientation": _floats(dataset.get("ImageOrientationPatient"), 6),
-        "pixel_spacing": _floats(dataset.get("PixelSpacing"), 2),
-        "slice_thickness": _float(dataset.get("SliceThickness")),
-    }
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _floats(value: Any, count: int) -> list[float] | None:
-    try:
-        numbers = [float(v) for v in value] if value is not None else []
-    except (TypeError, ValueError):
-        return None
-    return numbers if len(numbers) == count else None
-
-
 def _store(
     project: Project, candidate: Candidate, known_series: KnownSeries, written: list[str]
 ) -> Instance:
@@ -435,13 +346,13 @@ def _store(
     The series (and patient and study) rows are found or created in the same savepoint, so an
     instance refused here leaves none behind; `known_series` learns them once the insert held.
     """
-    key = _series_key(candidate.dataset)
+    key = candidate.series.key
     created = len(written)
     try:
         with transaction.atomic():
-            series = known_series.get(key) or _series_for(project, candidate.dataset)
+            series = known_series.get(key) or _series_for(project, candidate.series)
             file_name = _write_file(project, candidate, written)
-            instance = candidate.row(project, series, file_name)
+            instance = _row(project, series, candidate, file_name)
             instance.save(force_insert=True)
     except BaseException:
         _delete_files(written[created:])
@@ -451,13 +362,13 @@ def _store(
     return instance
 
 
-def _series_of(project: Project, dataset: FileDataset, known_series: KnownSeries) -> Series:
+def _series_of(project: Project, fields: SeriesFields, known_series: KnownSeries) -> Series:
     """The series row for a chunk stored together: known to this batch, or found or created in
     a savepoint (a refused series leaves no patient or study row behind)."""
-    key = _series_key(dataset)
+    key = fields.key
     if key not in known_series:
         with transaction.atomic():
-            known_series[key] = _series_for(project, dataset)
+            known_series[key] = _series_for(project, fields)
     return known_series[key]
 
 
@@ -494,46 +405,38 @@ class OneWrite(ContentFile):
         yield self.read()
 
 
-def _series_key(dataset: FileDataset) -> tuple[str, str, str]:
-    return (
-        str(dataset.get("PatientID", "")),
-        str(dataset.StudyInstanceUID),
-        str(dataset.SeriesInstanceUID),
-    )
-
-
-def _series_for(project: Project, dataset: FileDataset) -> Series:
+def _series_for(project: Project, fields: SeriesFields) -> Series:
     patient, _ = Patient.objects.get_or_create(
         project=project,
-        patient_id=str(dataset.get("PatientID", "")),
+        patient_id=fields.patient_id,
         defaults={
-            "patient_name": str(dataset.get("PatientName", "")),
-            "birth_date": str(dataset.get("PatientBirthDate", "") or ""),
-            "sex": str(dataset.get("PatientSex", "") or ""),
+            "patient_name": fields.patient_name,
+            "birth_date": fields.birth_date,
+            "sex": fields.sex,
         },
     )
     study, _ = Study.objects.get_or_create(
         project=project,
-        study_instance_uid=str(dataset.StudyInstanceUID),
+        study_instance_uid=fields.study_instance_uid,
         defaults={
             "patient": patient,
-            "study_date": str(dataset.get("StudyDate", "") or ""),
-            "study_time": str(dataset.get("StudyTime", "") or ""),
-            "accession_number": str(dataset.get("AccessionNumber", "") or ""),
-            "study_id": str(dataset.get("StudyID", "") or ""),
-            "description": str(dataset.get("StudyDescription", "") or "")[:64],
-            "referring_physician_name": str(dataset.get("ReferringPhysicianName", "") or ""),
+            "study_date": fields.study_date,
+            "study_time": fields.study_time,
+            "accession_number": fields.accession_number,
+            "study_id": fields.study_id,
+            "description": fields.study_description,
+            "referring_physician_name": fields.referring_physician_name,
         },
     )
     series, created = Series.objects.get_or_create(
         project=project,
-        series_instance_uid=str(dataset.SeriesInstanceUID),
+        series_instance_uid=fields.series_instance_uid,
         defaults={
             "study": study,
-            "modality": str(dataset.get("Modality", "") or ""),
-            "series_number": _int(dataset.get("SeriesNumber")),
-            "description": str(dataset.get("SeriesDescription", "") or "")[:64],
-            "body_part": str(dataset.get("BodyPartExamined", "") or "")[:16],
+            "modality": fields.modality,
+            "series_number": fields.series_number,
+            "description": fields.series_description,
+            "body_part": fields.body_part,
         },
     )
     if series.study_id != study.pk:

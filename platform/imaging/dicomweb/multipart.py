@@ -7,7 +7,7 @@ hundreds of megabytes, and only one part at a time needs to be in memory.
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -89,6 +89,48 @@ def find_parts(body: IO[bytes], boundary: str) -> list[Part]:
     if not starts or not _is_close(body, starts[-1], len(dash_boundary)):
         raise MalformedMultipart("multipart body does not end with its closing boundary")
     return parts
+
+
+class ArrivingParts:
+    """Notices the parts of a multipart body while it is still being written to `body`: each
+    part whose next delimiter has arrived is passed to `on_part` (numbered from 1). A hint for
+    starting work early, nothing more: find_parts, once the whole body is there, is what counts
+    (a boundary string inside a part's content may give a false part here)."""
+
+    def __init__(
+        self, body: IO[bytes], boundary: str, on_part: Callable[[int, Part], None]
+    ) -> None:
+        self.body, self.on_part = body, on_part
+        self.dash_boundary = b"--" + boundary.encode("latin-1")
+        self.needle = CRLF + self.dash_boundary
+        self.tail, self.tail_start = CRLF, -len(CRLF)  # as if the body began with CRLF
+        self.previous: int | None = None  # offset of the last delimiter seen
+        self.count = 0
+
+    def arrived(self, chunk: bytes) -> None:
+        """Call after writing `chunk` at the end of the body."""
+        window = self.tail + chunk
+        position = window.find(self.needle)
+        while position >= 0:
+            self._delimiter(self.tail_start + position + len(CRLF))
+            position = window.find(self.needle, position + 1)
+        keep = min(len(self.needle) - 1, len(window))
+        self.tail_start += len(window) - keep
+        self.tail = window[-keep:]
+
+    def _delimiter(self, offset: int) -> None:
+        previous, self.previous = self.previous, offset
+        if previous is None:
+            return
+        self.count += 1
+        end = self.body.tell()
+        try:
+            part = _part(self.body, previous + len(self.dash_boundary), offset)
+            self.on_part(self.count, part)
+        except MalformedMultipart:
+            pass  # find_parts will say so
+        finally:
+            self.body.seek(end)  # where the next chunk is written
 
 
 def _candidates(body: IO[bytes], needle: bytes) -> Iterator[int]:

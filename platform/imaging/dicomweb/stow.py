@@ -11,6 +11,7 @@ for exactly this; its LO length of 64 is not enforced on the way out, as a cut-o
 would not tell anyone what to fix.
 """
 
+import contextlib
 import io
 import tempfile
 from collections.abc import Iterator
@@ -27,12 +28,13 @@ from config.errors import Forbidden, PlatformError
 from imaging.dicomweb.auth import Caller, project_of
 from imaging.dicomweb.endpoint import dicomweb_view
 from imaging.dicomweb.errors import PayloadTooLarge, UnsupportedMediaType
-from imaging.dicomweb.multipart import Part, find_parts
+from imaging.dicomweb.multipart import ArrivingParts, Part, find_parts
 from imaging.dicomweb.negotiation import DICOM, MULTIPART, parse_media_type
 from imaging.dicomweb.responses import dicom_json
+from imaging.ingest_pool import EarlyPreparation
 from imaging.models import DeidMapping
 from imaging.outcomes import IngestReport, Outcome
-from imaging.services import ingest_batch
+from imaging.services import early_preparation, ingest_batch
 from projects.models import Project
 from projects.selectors import roles_of
 
@@ -96,7 +98,27 @@ def _input(request: HttpRequest) -> Any:
     return request
 
 
-def _spool(request: HttpRequest) -> IO[bytes]:
+@dataclass(frozen=True, slots=True)
+class _EarlyOffer:
+    """Each DICOM part handed to the ingest pool as soon as it has arrived, named as _items
+    will name it: parsing overlaps receiving the rest of the body."""
+
+    boundary: str
+    early: EarlyPreparation
+
+    def watch(self, body: IO[bytes]) -> ArrivingParts:
+        def offer(number: int, part: Part) -> None:
+            if _is_dicom(part):
+                self.early.offer(f"part {number}", part.read(body))
+
+        return ArrivingParts(body, self.boundary, offer)
+
+
+def _is_dicom(part: Part) -> bool:
+    return not part.content_type or parse_media_type(part.content_type).media_type == DICOM
+
+
+def _spool(request: HttpRequest, offer: _EarlyOffer | None) -> IO[bytes]:
     limit = settings.DICOM_MAX_UPLOAD_BYTES
     too_large = PayloadTooLarge(f"the request is over the {limit}-byte upload limit")
     try:
@@ -106,6 +128,7 @@ def _spool(request: HttpRequest) -> IO[bytes]:
         raise PlatformError("Content-Length is not a number") from None
     stream = _input(request)
     body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by caller
+    parts = offer.watch(body) if offer is not None else None
     total = 0
     while chunk := stream.read(READ_CHUNK):
         total += len(chunk)
@@ -113,7 +136,18 @@ def _spool(request: HttpRequest) -> IO[bytes]:
             body.close()
             raise too_large
         body.write(chunk)
+        if parts is not None:
+            parts.arrived(chunk)
     return body
+
+
+@contextlib.contextmanager
+def _closing(early: EarlyPreparation | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if early is not None:
+            early.close()
 
 
 def _identify(data: bytes) -> tuple[str, str, str] | None:
@@ -165,7 +199,7 @@ def _items(
     """The parts ingest should see, read one at a time; the others are noted in `refused`."""
     for number, part in enumerate(parts, start=1):
         name = f"part {number}"
-        if part.content_type and parse_media_type(part.content_type).media_type != DICOM:
+        if not _is_dicom(part):
             refused[number] = Failure(
                 f"{name} is {part.content_type}, not {DICOM}", CANNOT_UNDERSTAND
             )
@@ -261,13 +295,16 @@ def store_instances(
     project = project_of(caller, project_id)
     _may_store(caller, project)
     boundary = _boundary(request)
-    with _spool(request) as body:
+    early = early_preparation(project)
+    offer = _EarlyOffer(boundary, early) if early is not None else None
+    with _spool(request, offer) as body, _closing(early):
         parts = find_parts(body, boundary)
         if not parts:
             raise PlatformError("the request holds no instances")
         refused: dict[int, Failure] = {}
         in_study = _StudyCheck(project, study) if study else None
-        reports = ingest_batch(project=project, items=_items(body, parts, in_study, refused))
+        items = _items(body, parts, in_study, refused)
+        reports = ingest_batch(project=project, items=items, early=early)
         by_part = dict(refused)
         for report in reports:
             if not report.ok:
