@@ -402,3 +402,26 @@ def test_a_conflict_with_a_stored_instance_keeps_no_file_of_its_own(project, set
     assert len(stored_files(settings)) == 2
     with Instance.objects.get(sop_instance_uid="1.2.3.4.6").file.open("rb") as stored:
         assert stored.read() == first
+
+
+@pytest.mark.parametrize(
+    ("syntax", "reason"),
+    [
+        (None, "file meta has no valid TransferSyntaxUID"),
+        ("1.2.x", "file meta has no valid TransferSyntaxUID"),
+        ("1.2.840.10008.1.2.2", "Explicit VR Big Endian is retired and not accepted"),
+        ("1.2.3.4", "transfer syntax 1.2.3.4 is not one this server knows"),
+    ],
+)
+def test_a_missing_or_unknown_transfer_syntax_is_rejected(project, settings, syntax, reason):
+    data = bytearray(to_bytes(ct_dataset(0)))
+    at = data.index(b"\x02\x00\x10\x00UI")  # (0002,0010) UI, 2-byte length, value
+    length = int.from_bytes(data[at + 6 : at + 8], "little")
+    value = b"" if syntax is None else syntax.encode().ljust(length, b"\0")[:length]
+    if syntax is None:  # the element renamed to a private one of the same shape
+        data[at + 2 : at + 4] = b"\x11\x00"
+    else:
+        assert len(syntax) <= length
+        data[at + 8 : at + 8 + length] = value
+    assert reject(project, bytes(data)).startswith(reason)
+    assert_nothing_written(settings)

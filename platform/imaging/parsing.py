@@ -21,11 +21,12 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
 )
 
-from imaging.structure import MalformedStructure, PixelDataLocation, meta_end, scan
+from imaging.structure import MalformedStructure, PixelDataLocation, meta_end, meta_value, scan
 
 # PS3.5 9.1: components of digits, no leading zeros (except "0"), at most 64 characters.
 UID_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 PIXEL_DATA_TAG = 0x7FE00010
+TRANSFER_SYNTAX_TAG = 0x00020010
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 
 
@@ -118,7 +119,12 @@ def _file_meta(data: bytes) -> FileMetaDataset:
 
 
 def _transfer_syntax(data: bytes) -> UID:
-    value = _file_meta(data).get("TransferSyntaxUID")
+    try:
+        raw = meta_value(data, TRANSFER_SYNTAX_TAG)
+    except MalformedStructure as error:
+        raise InvalidDicom(error.detail) from None
+    # Read by pydicom only where the quick read found nothing: its errors say what is wrong.
+    value = _file_meta(data).get("TransferSyntaxUID") if raw is None else _ui(raw)
     if not is_valid_uid(str(value or "")):
         raise InvalidDicom("file meta has no valid TransferSyntaxUID")
     syntax = UID(str(value))
@@ -127,6 +133,10 @@ def _transfer_syntax(data: bytes) -> UID:
     if not syntax.is_transfer_syntax:
         raise InvalidDicom(f"transfer syntax {syntax} is not one this server knows")
     return syntax
+
+
+def _ui(raw: bytes) -> str:
+    return raw.decode("ascii", "replace").rstrip("\0 ")
 
 
 def _read(data: bytes) -> FileDataset:

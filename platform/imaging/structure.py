@@ -145,6 +145,24 @@ def meta_end(data: bytes) -> int:
     return 144 + int.from_bytes(data[140:144], "little")
 
 
+def meta_value(data: bytes, tag: int) -> bytes | None:
+    """The value of one element of the file meta group (always explicit VR little endian),
+    read straight from its bytes; None where it is missing or the group is not well formed."""
+    end, position = meta_end(data), 144
+    while position + 8 <= end:
+        group, element = struct.unpack_from("<HH", data, position)
+        if data[position + 4 : position + 6] in LONG_VRS:
+            length, position = struct.unpack_from("<I", data, position + 8)[0], position + 12
+        else:
+            length, position = struct.unpack_from("<H", data, position + 6)[0], position + 8
+        if position + length > end:
+            return None
+        if (group << 16) | element == tag:
+            return data[position : position + length]
+        position += length
+    return None
+
+
 def scan(data: bytes, start: int, *, explicit: bool, max_depth: int) -> PixelDataLocation | None:
     """Check the data set from `start` to the end of `data`; return where PixelData is."""
     scanner = _Scanner(data, explicit, max_depth)
