@@ -29,7 +29,8 @@ per 512 KB frame on a 2-core machine and would cap the client near 450 frames/s
 
 - STOW ingest: every selected series POSTed to ``/studies`` as ``multipart/related;
   type="application/dicom"`` (one request per series unless ``--stow-batch``); instances/s and
-  MB/s (10^6 bytes of DICOM files) over the wall time of all the POSTs.
+  MB/s (10^6 bytes of DICOM files) over the wall time of all the POSTs, once the server's
+  processes are idle (done starting: a server is measured as it runs, not as it boots).
 - Series metadata cold: the first complete ``GET .../series/{se}/metadata`` right after ingest
   (requests that answer early with an error or too few instances are retried for up to 3
   minutes and counted in the JSON). Then the run waits until the server's processes are idle
@@ -476,6 +477,8 @@ class Bench:
 
     def ingest(self) -> bool:
         """STOW, then each series' cold metadata; False when STOW failed (nothing else runs)."""
+        # A server still starting (workers importing, pools forking) is not measured yet.
+        self.wait_idle(time.monotonic())
         load = os.getloadavg()[0]
         self.result.extra["loadavg_1min_at_start"] = load
         print(f"[{self.target.name}] {self.target.base_url} (load average {load:.2f})", flush=True)
@@ -590,8 +593,15 @@ class Bench:
 
     def settle(self) -> None:
         """Wait until the server's processes are idle (post-processing after ingest done)."""
+        last_busy = self.wait_idle(self.ingested_at)
+        # From the end of this server's ingest (STOW and cold metadata) to its last busy moment.
+        busy = max(0.0, last_busy - self.ingested_at)
+        self.result.extra["settle"] = {"busy_seconds_after_ingest": busy}
+
+    def wait_idle(self, last_busy: float) -> float:
+        """Wait until the server's processes are idle; the last moment they were busy."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
-        quiet_since, last_busy = time.monotonic(), self.ingested_at
+        quiet_since = time.monotonic()
         before = group_cpu_seconds(self.target.process_groups)
         while time.monotonic() < deadline:
             time.sleep(0.5)
@@ -603,9 +613,7 @@ class Bench:
             before = now
         else:
             print(f"[{self.target.name}]   still busy after {SETTLE_TIMEOUT_S:g} s; going on")
-        # From the end of this server's ingest (STOW and cold metadata) to its last busy moment.
-        busy = max(0.0, last_busy - self.ingested_at)
-        self.result.extra["settle"] = {"busy_seconds_after_ingest": busy}
+        return last_busy
 
     def warm(self, s: SeriesData) -> float:
         def check(response: requests.Response) -> None:

@@ -23,6 +23,11 @@ from pydicom.uid import (
 
 from imaging.structure import MalformedStructure, PixelDataLocation, meta_end, meta_value, scan
 
+# pydicom checks every value it reads against its VR only to warn, never to refuse: this module
+# refuses what matters (UIDs, the pixel module, the structure) itself, and skipping the warnings
+# saves ~10% of the CPU of ingesting a CT slice.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+
 # PS3.5 9.1: components of digits, no leading zeros (except "0"), at most 64 characters.
 UID_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 PIXEL_DATA_TAG = 0x7FE00010
