@@ -4,13 +4,14 @@ caller's limits, and nothing is lost when a worker dies."""
 import io
 import os
 import signal
+import time
 from pathlib import Path
 
 import pydicom
 import pytest
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from imaging import ingest_pool
+from imaging import ingest_pool, staging
 from imaging.models import Instance
 from imaging.outcomes import Outcome
 from imaging.services import early_preparation, ingest_batch
@@ -42,6 +43,55 @@ def test_a_batch_is_parsed_by_the_pool_workers_and_stored_byte_exact(project):
     for (_, data), report in zip(items, reports, strict=True):
         with Instance.objects.get(pk=report.instance_id).file.open("rb") as stored:
             assert stored.read() == data
+    assert staged_files() == []  # each one moved into storage
+
+
+def staged_files() -> list[Path]:
+    directory = staging.staging_dir()
+    assert directory is not None
+    return list(Path(directory).iterdir())
+
+
+def media_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_staged_files_of_instances_not_stored_are_removed(project, settings):
+    first = series_bytes(3)
+    ingest_batch(project=project, items=first)
+    sop = str(pydicom.dcmread(io.BytesIO(first[1][1])).SOPInstanceUID)
+    changed = ("changed.dcm", to_bytes(ct_dataset(1, sop=sop, patient_name="Changed^Bytes")))
+    batch = [first[0], changed, ("junk.dcm", b"not dicom"), *series_bytes(5)[3:]]
+    reports = ingest_batch(project=project, items=batch)
+    assert [r.outcome for r in reports] == [
+        Outcome.DUPLICATE, Outcome.CONFLICT, Outcome.REJECTED, Outcome.STORED, Outcome.STORED,
+    ]  # fmt: skip
+    assert staged_files() == []
+    assert len(media_files(settings)) == Instance.objects.count() == 5
+
+
+def test_files_prepared_early_but_never_taken_leave_nothing_staged(project):
+    early = early_preparation(project)
+    assert early is not None
+    for name, data in series_bytes(6):
+        early.offer(name, data)
+    early.close()  # e.g. the STOW body turned out broken
+    deadline = time.monotonic() + 10
+    while staged_files() and time.monotonic() < deadline:
+        time.sleep(0.05)  # a preparation already running removes its file when it ends
+    assert staged_files() == []
+    assert Instance.objects.count() == 0
+
+
+def test_staged_files_a_dead_process_left_are_swept_after_an_hour(project, tmp_path):
+    stale, fresh = tmp_path / "stale.dcm", tmp_path / "fresh.dcm"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    hours_ago = time.time() - 2 * staging.STALE_SECONDS
+    os.utime(stale, (hours_ago, hours_ago))
+    staging.sweep(str(tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] == ["fresh.dcm"]
 
 
 def test_the_callers_limits_apply_in_the_workers(project, settings):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 
+from imaging import staging
 from imaging.outcomes import IngestReport
 from imaging.parsing import Limits
 from imaging.preparation import Candidate, prepare
@@ -57,24 +58,26 @@ class EarlyPreparation:
     from those offered, is prepared as usual. Preparing writes nothing, so a body that turns
     out broken has cost CPU, nothing else."""
 
-    def __init__(self, *, project_id: int, limits: Limits) -> None:
+    def __init__(self, *, project_id: int, limits: Limits, staging: str | None) -> None:
         self._executor = _executor()
-        self._project_id, self._limits = project_id, limits
+        self._task = _Task(project_id, limits, staging)
         self._offered: dict[str, tuple[bytes, Future]] = {}
 
-    def offer(self, name: str, data: bytes) -> None:
+    def offer(self, name: str, data: bytes) -> bool:
+        """Whether the pool took the file (it takes a window's worth)."""
         if self._executor is None or len(self._offered) >= WINDOW or name in self._offered:
-            return
-        future = _submit(self._executor, name, data, self._project_id, self._limits)
+            return False
+        future = _submit(self._executor, name, data, self._task)
         if future is not None:
             self._offered[name] = (data, future)
+        return future is not None
 
     def take(self, name: str, data: bytes) -> Future | None:
         offered = self._offered.pop(name, None)
         if offered is None:
             return None
         if offered[0] != data:
-            offered[1].cancel()
+            _abandon(offered[1])
             return None
         return offered[1]
 
@@ -84,7 +87,7 @@ class EarlyPreparation:
 
     def close(self) -> None:
         for _, future in self._offered.values():
-            future.cancel()
+            _abandon(future)
         self._offered.clear()
 
 
@@ -93,9 +96,12 @@ def prepare_ahead(
     *,
     project_id: int,
     limits: Limits,
+    staging: str | None,
     early: EarlyPreparation | None = None,
 ) -> Iterator[Received]:
-    """The items in order, each prepared by the pool where one is worth it."""
+    """The items in order, each prepared by the pool where one is worth it. A prepared file
+    may come staged (`staging`): the caller moves it into storage or discards it."""
+    task = _Task(project_id, limits, staging)
     items = iter(items)
     head = list(itertools.islice(items, 2))
     executor = _executor() if len(head) == 2 else None
@@ -108,7 +114,7 @@ def prepare_ahead(
         for name, data in itertools.chain(head, items):
             future = early.take(name, data) if early is not None else None
             if future is None and executor is not None:
-                future = _submit(executor, name, data, project_id, limits)
+                future = _submit(executor, name, data, task)
             window.append((name, data, future))
             if len(window) >= WINDOW:
                 yield _collected(*window.popleft())
@@ -117,7 +123,7 @@ def prepare_ahead(
     finally:  # the caller stopped early (an error while storing): drop what is still queued
         for _, _, future in window:
             if future is not None:
-                future.cancel()
+                _abandon(future)
 
 
 def start() -> None:
@@ -135,24 +141,33 @@ def worker_pids() -> list[int]:
         return [pid for pid, process in list(processes.items()) if process.is_alive()]
 
 
-def prepare_in_worker(
-    name: str, data: bytes, project_id: int, limits: Limits
-) -> tuple[Candidate | IngestReport, bool]:
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """What a worker needs besides the file: nothing it would read from settings itself."""
+
+    project_id: int
+    limits: Limits
+    staging: str | None  # where to write the prepared bytes (None: send them back)
+
+
+def prepare_in_worker(name: str, data: bytes, task: _Task) -> tuple[Candidate | IngestReport, bool]:
     """Runs in a worker. The bytes to store go back only when they differ from those received
-    (a deflated file is stored inflated): the True flag says "the bytes you sent"."""
-    result = prepare(name=name, data=data, project_id=project_id, limits=limits)
-    if isinstance(result, Candidate) and result.stored is data:
-        return replace(result, stored=b""), True
-    return result, False
+    (a deflated file is stored inflated) and could not be staged: the True flag says "the
+    bytes you sent"."""
+    result = prepare(name=name, data=data, project_id=task.project_id, limits=task.limits)
+    if not isinstance(result, Candidate):
+        return result, False
+    staged = staging.write_staged(task.staging, result.stored) if task.staging else None
+    if result.stored is data:
+        return replace(result, stored=b"", staged=staged), True
+    return replace(result, staged=staged), False
 
 
-def _submit(
-    executor: ProcessPoolExecutor, name: str, data: bytes, project_id: int, limits: Limits
-) -> Future | None:
+def _submit(executor: ProcessPoolExecutor, name: str, data: bytes, task: _Task) -> Future | None:
     if len(data) > POOLED_MAX_BYTES:
         return None
     try:
-        return executor.submit(prepare_in_worker, name, data, project_id, limits)
+        return executor.submit(prepare_in_worker, name, data, task)
     except (BrokenProcessPool, RuntimeError):  # a worker died, or the pool is shut down
         _discard(executor)
         return None
@@ -168,6 +183,20 @@ def _collected(name: str, data: bytes, future: Future | None) -> Received:
         _discard_broken()
         return Received(name, data, None)
     return Received(name, data, replace(prepared, stored=data) if as_received else prepared)
+
+
+def _abandon(future: Future) -> None:
+    """Drop a file's preparation; a staged file it wrote, or will write, is removed."""
+    if not future.cancel():
+        future.add_done_callback(_discard_staged)
+
+
+def _discard_staged(future: Future) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    prepared, _ = future.result()
+    if isinstance(prepared, Candidate) and prepared.staged:
+        staging.discard(prepared.staged)
 
 
 _lock = threading.Lock()

@@ -73,6 +73,9 @@ class Candidate:
     sha256: str  # of `stored`
     source_sha256: str  # of the bytes received: what tells a resend from a conflict
     uids: Uids
+    # A file holding `stored`, written by an ingest pool worker (imaging.staging): moved into
+    # storage rather than written again.
+    staged: str | None = None
 
     @property
     def sop_instance_uid(self) -> str:

@@ -26,6 +26,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from imaging import staging
 from imaging.deid import UidMapper, deidentify
 from imaging.ingest_pool import EarlyPreparation, Received, prepare_ahead
 from imaging.models import Instance, Patient, Series, SeriesState, Study
@@ -68,7 +69,9 @@ def early_preparation(project: Project) -> EarlyPreparation | None:
     """Where the caller may hand files to the pool before the batch is whole (None: may not)."""
     if project.deidentify:
         return None
-    return EarlyPreparation(project_id=project.pk, limits=Limits.from_settings())
+    return EarlyPreparation(
+        project_id=project.pk, limits=Limits.from_settings(), staging=staging.staging_dir()
+    )
 
 
 def _received(
@@ -76,7 +79,13 @@ def _received(
 ) -> Iterator[Received]:
     if project.deidentify:  # de-identifying maps UIDs in the database: in the chunk's transaction
         return (Received(name, data, None) for name, data in items)
-    return prepare_ahead(items, project_id=project.pk, limits=Limits.from_settings(), early=early)
+    return prepare_ahead(
+        items,
+        project_id=project.pk,
+        limits=Limits.from_settings(),
+        staging=staging.staging_dir(),
+        early=early,
+    )
 
 
 # The series rows a batch has stored instances in, by (PatientID, study UID, series UID).
@@ -110,6 +119,10 @@ def _ingest_chunk(
     except BaseException:
         _delete_files(written)
         raise
+    finally:  # staged files not moved into storage (not stored, or rolled back)
+        for received in chunk:
+            if isinstance(received.prepared, Candidate) and received.prepared.staged:
+                staging.discard(received.prepared.staged)
     known_series.update(pending)
     return reports
 
@@ -376,6 +389,9 @@ def _write_file(project: Project, candidate: Candidate, written: list[str]) -> s
     """Store the bytes under their hash (once: the same bytes are never written twice); a file
     this call created is added to `written`, for the caller to delete if its rows fail."""
     name = f"dicom/{project.pk}/{candidate.sha256[:2]}/{candidate.sha256}.dcm"
+    if candidate.staged and staging.move_into_storage(candidate.staged, name):
+        written.append(name)
+        return name
     if not default_storage.exists(name):
         name = default_storage.save(name, OneWrite(candidate.stored))
         written.append(name)

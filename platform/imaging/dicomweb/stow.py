@@ -15,7 +15,7 @@ import contextlib
 import io
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import pydicom
@@ -98,20 +98,28 @@ def _input(request: HttpRequest) -> Any:
     return request
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _EarlyOffer:
     """Each DICOM part handed to the ingest pool as soon as it has arrived, named as _items
     will name it: parsing overlaps receiving the rest of the body."""
 
     boundary: str
     early: EarlyPreparation
+    offered: dict[Part, bytes] = field(default_factory=dict)  # read once, not again by _items
 
     def watch(self, body: IO[bytes]) -> ArrivingParts:
         def offer(number: int, part: Part) -> None:
             if _is_dicom(part):
-                self.early.offer(f"part {number}", part.read(body))
+                data = part.read(body)
+                if self.early.offer(f"part {number}", data):
+                    self.offered[part] = data
 
         return ArrivingParts(body, self.boundary, offer)
+
+    def read(self, part: Part, body: IO[bytes]) -> bytes:
+        """The part's bytes: the ones offered, where find_parts found the same part."""
+        offered = self.offered.pop(part, None)
+        return part.read(body) if offered is None else offered
 
 
 def _is_dicom(part: Part) -> bool:
@@ -194,7 +202,11 @@ class _StudyCheck:
 
 
 def _items(
-    body: IO[bytes], parts: list[Part], in_study: _StudyCheck | None, refused: dict[int, Failure]
+    body: IO[bytes],
+    parts: list[Part],
+    in_study: _StudyCheck | None,
+    refused: dict[int, Failure],
+    offer: _EarlyOffer | None,
 ) -> Iterator[tuple[str, bytes]]:
     """The parts ingest should see, read one at a time; the others are noted in `refused`."""
     for number, part in enumerate(parts, start=1):
@@ -204,7 +216,7 @@ def _items(
                 f"{name} is {part.content_type}, not {DICOM}", CANNOT_UNDERSTAND
             )
             continue
-        data = part.read(body)
+        data = part.read(body) if offer is None else offer.read(part, body)
         if in_study is not None:
             identity = _identify(data)
             if identity is not None and not in_study(identity[0]):
@@ -303,7 +315,7 @@ def store_instances(
             raise PlatformError("the request holds no instances")
         refused: dict[int, Failure] = {}
         in_study = _StudyCheck(project, study) if study else None
-        items = _items(body, parts, in_study, refused)
+        items = _items(body, parts, in_study, refused, offer)
         reports = ingest_batch(project=project, items=items, early=early)
         by_part = dict(refused)
         for report in reports:
