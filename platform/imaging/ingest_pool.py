@@ -1,11 +1,13 @@
 """Ingest's parsing spread over worker processes, so that a batch uses every core.
 
 Parsing and checking a CT slice (pydicom reading every value, its DICOM JSON, its sha256) is
-about 2.5 ms of CPU that holds the GIL, while writing its file and row is well under 1 ms. So a
-batch's files are prepared (imaging.preparation) in a pool of processes, a window of files
-ahead of the one being stored, and come back in order to the process that holds the
-transaction and writes the rows. A file that must be rewritten with the database's help
-(de-identification), a file over POOLED_MAX_BYTES and a batch of one are prepared in process.
+about 2 ms of CPU that holds the GIL, while storing it is well under 1 ms. So a batch's files
+are prepared (imaging.preparation) in a pool of processes, a window of files ahead of the one
+being stored, and come back in order to the process that holds the transaction and writes the
+rows; where storage is local, a worker also writes the prepared bytes to a staging file that
+the storing process renames into place (imaging.staging). A file that must be rewritten with
+the database's help (de-identification), a file over POOLED_MAX_BYTES and a batch of one are
+prepared in process. See docs/decisions/0003-ingest-pool.md.
 
 The workers are forked from a fork server, not from the web worker itself: forking a process
 that runs threads (gunicorn's gthread workers) can copy a lock some thread held. If the pool
@@ -55,8 +57,8 @@ class EarlyPreparation:
     """Files given to the pool before their batch is known to be whole (the parts of a STOW
     body that is still arriving), so that parsing overlaps receiving. The batch then takes each
     result instead of preparing the file again; a file not offered here, or whose bytes differ
-    from those offered, is prepared as usual. Preparing writes nothing, so a body that turns
-    out broken has cost CPU, nothing else."""
+    from those offered, is prepared as usual. Nothing is stored early: a body that turns out
+    broken has cost CPU, and the staged files of its dropped results are removed."""
 
     def __init__(self, *, project_id: int, limits: Limits, staging: str | None) -> None:
         self._executor = _executor()
