@@ -425,3 +425,17 @@ def test_a_missing_or_unknown_transfer_syntax_is_rejected(project, settings, syn
         data[at + 8 : at + 8 + length] = value
     assert reject(project, bytes(data)).startswith(reason)
     assert_nothing_written(settings)
+
+
+def test_a_malformed_value_is_rejected_alone_and_in_a_pooled_batch(project, settings):
+    ds = ct_dataset(0)
+    ds.SmallestImagePixelValue = 0
+    data = bytearray(to_bytes(ds))
+    at = data.index(b"\x28\x00\x06\x01")  # (0028,0106) US or SS, 2 bytes
+    assert data[at + 4 : at + 8] in (b"US\x02\x00", b"SS\x02\x00")
+    data[at + 6 : at + 8] = b"\x03\x00"  # 3 bytes: not a whole number of unsigned shorts
+    data.insert(at + 8, 0)
+    assert reject(project, bytes(data)).startswith("file is malformed")
+    reports = ingest_batch(project=project, items=[("bad.dcm", bytes(data)), *series_bytes(3)[1:]])
+    assert [r.outcome for r in reports] == [Outcome.REJECTED, Outcome.STORED, Outcome.STORED]
+    assert reports[0].reason.startswith("file is malformed")

@@ -3,9 +3,11 @@
 Every refusal is an InvalidDicom whose message a person can act on. Nothing here writes.
 """
 
+import contextlib
 import io
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pydicom
@@ -74,8 +76,14 @@ def is_valid_uid(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 64 and bool(UID_PATTERN.match(value))
 
 
-def parse_instance(data: bytes, limits: Limits | None = None) -> ParsedInstance:
-    """Parse and validate a DICOM Part 10 file; raises InvalidDicom naming the first problem."""
+def parse_instance(
+    data: bytes, limits: Limits | None = None, *, read_every_value: bool = True
+) -> ParsedInstance:
+    """Parse and validate a DICOM Part 10 file; raises InvalidDicom naming the first problem.
+
+    Without `read_every_value` the values not checked here are left for the caller to read
+    (and so check) under `reading_values()`, as building the instance's DICOM JSON does.
+    """
     limits = limits or Limits.from_settings()
     limit = limits.max_instance_bytes
     if len(data) > limit:
@@ -87,9 +95,10 @@ def parse_instance(data: bytes, limits: Limits | None = None) -> ParsedInstance:
         data = _inflated(data, limit)
         transfer_syntax = UID(ExplicitVRLittleEndian)
     pixel_data = locate_pixel_data(data, transfer_syntax, limits.max_sequence_depth)
-    dataset = _read(data)
-    _check_uids(dataset)
-    _check_pixel_module(dataset, transfer_syntax, pixel_data, limits)
+    dataset = _read(data, read_every_value)
+    with reading_values():
+        _check_uids(dataset)
+        _check_pixel_module(dataset, transfer_syntax, pixel_data, limits)
     return ParsedInstance(
         dataset=dataset, transfer_syntax=transfer_syntax, data=data, pixel_data=pixel_data
     )
@@ -144,20 +153,33 @@ def _ui(raw: bytes) -> str:
     return raw.decode("ascii", "replace").rstrip("\0 ")
 
 
-def _read(data: bytes) -> FileDataset:
+@contextlib.contextmanager
+def reading_values() -> Iterator[None]:
+    """Around code that reads a dataset's values: pydicom converts a value when it is first
+    read, and raises many types for a malformed one."""
     try:
-        dataset = pydicom.dcmread(io.BytesIO(data))
-        # Touch every value so that a malformed one fails here, not when it is served.
-        for element in dataset.iterall():
-            element.value  # noqa: B018 - reading the value is the point
-    except InvalidDicomError as error:
-        raise InvalidDicom(f"not a DICOM file: {error}") from None
+        yield
+    except InvalidDicom:
+        raise
     except RecursionError:
         raise InvalidDicom("sequences are nested too deeply to read") from None
-    except Exception as error:  # pydicom raises many types for malformed values
+    except Exception as error:
+        raise InvalidDicom(f"file is malformed ({type(error).__name__})") from None
+
+
+def _read(data: bytes, read_every_value: bool) -> FileDataset:
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError as error:
+        raise InvalidDicom(f"not a DICOM file: {error}") from None
+    except Exception as error:  # pydicom raises many types for a malformed file
         raise InvalidDicom(f"file is malformed ({type(error).__name__})") from None
     if not isinstance(dataset, FileDataset):
         raise InvalidDicom("not a DICOM Part 10 file")
+    if read_every_value:  # so that a malformed value fails here, not when it is served
+        with reading_values():
+            for element in dataset.iterall():
+                element.value  # noqa: B018 - reading the value is the point
     return dataset
 
 

@@ -21,6 +21,7 @@ from imaging.parsing import (
     locate_pixel_data,
     number_of_frames,
     parse_instance,
+    reading_values,
 )
 from imaging.structure import PixelDataLocation
 
@@ -95,7 +96,9 @@ def prepare(
 ) -> Candidate | IngestReport:
     """Parse, check and rewrite (de-identify) one file; a refusal is a rejected report."""
     try:
-        parsed = parse_instance(data, limits)
+        # Rewriting reads values in its own way: they are all read, and so checked, first.
+        # Otherwise each value is read once, by the DICOM JSON (dicomjson), and checked there.
+        parsed = parse_instance(data, limits, read_every_value=rewrite is not None)
         dataset = parsed.dataset
         if rewrite is not None:
             rewrite(dataset)
@@ -106,15 +109,15 @@ def prepare(
         else:
             stored = parsed.data
             pixel_data = parsed.pixel_data  # the scan of these very bytes
-        columns = _columns(project_id, dataset, parsed.transfer_syntax, stored, pixel_data)
+        with reading_values():
+            columns = _columns(project_id, dataset, parsed.transfer_syntax, stored, pixel_data)
+            series, uids = _series_fields(dataset), _uids(dataset)
     except InvalidDicom as error:
         return IngestReport(Outcome.REJECTED, name, reason=error.detail)
     source_sha256 = hashlib.sha256(data).hexdigest()
     # Stored as received (no de-identification, not deflated): the same bytes, the same hash.
     sha256 = source_sha256 if stored is data else hashlib.sha256(stored).hexdigest()
-    return Candidate(
-        name, _series_fields(dataset), columns, stored, sha256, source_sha256, _uids(dataset)
-    )
+    return Candidate(name, series, columns, stored, sha256, source_sha256, uids)
 
 
 def _encode(dataset: FileDataset) -> bytes:
