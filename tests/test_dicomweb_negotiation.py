@@ -116,6 +116,10 @@ def test_parts_are_noticed_as_the_body_arrives_whatever_its_chunks(chunk):
         arriving.arrived(body[start : start + chunk])
     assert noticed == list(enumerate(parts, start=1))
     assert spool.getvalue() == body  # reading the parts never moved where the next chunk goes
+    needle = b"\r\n--bnd"
+    assert arriving.candidates == list(multipart._candidates(io.BytesIO(body), needle))
+    found = multipart.find_parts(io.BytesIO(body), "bnd", arriving.candidates)
+    assert [p.read(io.BytesIO(body)) for p in found] == parts
 
 
 def test_a_boundary_split_across_read_chunks_is_found(monkeypatch):

@@ -7,7 +7,7 @@ hundreds of megabytes, and only one part at a time needs to be in memory.
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -73,13 +73,18 @@ class Part:
         return body.read(self.end - self.start)
 
 
-def find_parts(body: IO[bytes], boundary: str) -> list[Part]:
-    """The parts of a multipart body held in a seekable file (MalformedMultipart if broken)."""
+def find_parts(
+    body: IO[bytes], boundary: str, candidates: Sequence[int] | None = None
+) -> list[Part]:
+    """The parts of a multipart body held in a seekable file (MalformedMultipart if broken).
+
+    `candidates`: where the boundary string is, if known (ArrivingParts), else scanned for.
+    """
     if not boundary or len(boundary) > 70:
         raise MalformedMultipart("multipart boundary is missing or longer than 70 characters")
     dash_boundary = b"--" + boundary.encode("latin-1")
-    # Collect first: checking a candidate seeks the file the scan is reading.
-    candidates = list(_candidates(body, CRLF + dash_boundary))
+    if candidates is None:  # collected first: checking a candidate seeks the file
+        candidates = list(_candidates(body, CRLF + dash_boundary))
     starts = [p for p in candidates if _is_delimiter(body, p + len(dash_boundary))]
     parts: list[Part] = []
     for here, after in itertools.pairwise(starts):
@@ -92,15 +97,17 @@ def find_parts(body: IO[bytes], boundary: str) -> list[Part]:
 
 
 class ArrivingParts:
-    """Notices the parts of a multipart body while it is still being written to `body`: each
-    part whose next delimiter has arrived is passed to `on_part` (numbered from 1). A hint for
-    starting work early, nothing more: find_parts, once the whole body is there, is what counts
-    (a boundary string inside a part's content may give a false part here)."""
+    """Scans a multipart body while it is still being written to `body`: collects where each
+    boundary string is (`candidates`, for find_parts), and passes each part whose next
+    delimiter has arrived to `on_part` (numbered from 1). Those parts are a hint for starting
+    work early, nothing more: find_parts, once the whole body is there, is what counts (a
+    boundary string inside a part's content may give a false part here)."""
 
     def __init__(
-        self, body: IO[bytes], boundary: str, on_part: Callable[[int, Part], None]
+        self, body: IO[bytes], boundary: str, on_part: Callable[[int, Part], None] | None
     ) -> None:
         self.body, self.on_part = body, on_part
+        self.candidates: list[int] = []  # as _candidates finds them
         self.dash_boundary = b"--" + boundary.encode("latin-1")
         self.needle = CRLF + self.dash_boundary
         self.tail, self.tail_start = CRLF, -len(CRLF)  # as if the body began with CRLF
@@ -119,8 +126,9 @@ class ArrivingParts:
         self.tail = window[-keep:]
 
     def _delimiter(self, offset: int) -> None:
+        self.candidates.append(offset)
         previous, self.previous = self.previous, offset
-        if previous is None:
+        if previous is None or self.on_part is None:
             return
         self.count += 1
         end = self.body.tell()

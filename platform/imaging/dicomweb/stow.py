@@ -14,7 +14,7 @@ would not tell anyone what to fix.
 import contextlib
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -103,18 +103,17 @@ class _EarlyOffer:
     """Each DICOM part handed to the ingest pool as soon as it has arrived, named as _items
     will name it: parsing overlaps receiving the rest of the body."""
 
-    boundary: str
     early: EarlyPreparation
     offered: dict[Part, bytes] = field(default_factory=dict)  # read once, not again by _items
 
-    def watch(self, body: IO[bytes]) -> ArrivingParts:
+    def on_part(self, body: IO[bytes]) -> Callable[[int, Part], None]:
         def offer(number: int, part: Part) -> None:
             if _is_dicom(part):
                 data = part.read(body)
                 if self.early.offer(f"part {number}", data):
                     self.offered[part] = data
 
-        return ArrivingParts(body, self.boundary, offer)
+        return offer
 
     def read(self, part: Part, body: IO[bytes]) -> bytes:
         """The part's bytes: the ones offered, where find_parts found the same part."""
@@ -126,7 +125,10 @@ def _is_dicom(part: Part) -> bool:
     return not part.content_type or parse_media_type(part.content_type).media_type == DICOM
 
 
-def _spool(request: HttpRequest, offer: _EarlyOffer | None) -> IO[bytes]:
+def _spool(
+    request: HttpRequest, boundary: str, offer: _EarlyOffer | None
+) -> tuple[IO[bytes], list[int]]:
+    """The body in a file, and where its boundary strings are (found as it arrived)."""
     limit = settings.DICOM_MAX_UPLOAD_BYTES
     too_large = PayloadTooLarge(f"the request is over the {limit}-byte upload limit")
     try:
@@ -136,7 +138,7 @@ def _spool(request: HttpRequest, offer: _EarlyOffer | None) -> IO[bytes]:
         raise PlatformError("Content-Length is not a number") from None
     stream = _input(request)
     body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by caller
-    parts = offer.watch(body) if offer is not None else None
+    arriving = ArrivingParts(body, boundary, offer.on_part(body) if offer is not None else None)
     total = 0
     while chunk := stream.read(READ_CHUNK):
         total += len(chunk)
@@ -144,9 +146,8 @@ def _spool(request: HttpRequest, offer: _EarlyOffer | None) -> IO[bytes]:
             body.close()
             raise too_large
         body.write(chunk)
-        if parts is not None:
-            parts.arrived(chunk)
-    return body
+        arriving.arrived(chunk)
+    return body, arriving.candidates
 
 
 @contextlib.contextmanager
@@ -308,9 +309,10 @@ def store_instances(
     _may_store(caller, project)
     boundary = _boundary(request)
     early = early_preparation(project)
-    offer = _EarlyOffer(boundary, early) if early is not None else None
-    with _spool(request, offer) as body, _closing(early):
-        parts = find_parts(body, boundary)
+    offer = _EarlyOffer(early) if early is not None else None
+    body, candidates = _spool(request, boundary, offer)
+    with body, _closing(early):
+        parts = find_parts(body, boundary, candidates)
         if not parts:
             raise PlatformError("the request holds no instances")
         refused: dict[int, Failure] = {}
