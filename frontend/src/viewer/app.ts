@@ -57,6 +57,7 @@ import { LUNG, voiRange, type WindowPreset } from "./presets";
 import { startCornerstone } from "./engine";
 import { loadFramesFrom } from "./frameLoader";
 import { nearestFirst } from "./loadOrder";
+import { drawOverlaysInOpaquePass } from "./overlayPass";
 import { prefetch, type Prefetched } from "./prefetch";
 import type { Preview } from "./preview";
 import { framesFromMetadata, type DicomJson, type SeriesFrames } from "./series";
@@ -824,6 +825,7 @@ export class Viewer {
       });
     } else {
       const viewport = engine.getViewport("stack") as Types.IStackViewport;
+      drawOverlaysInOpaquePass(viewport);
       const imageIds = (this.series?.frames ?? []).map((f) => f.imageId);
       void viewport.setStack(imageIds, Math.floor(imageIds.length / 2)).then(
         () => {
