@@ -27,6 +27,10 @@ LOAD_TIMEOUT_MS = 60_000
 SLICES_UP = 20
 STROKE_FROM = (0.30, 0.45)  # fractions of the viewport's width and height
 STROKE_TO = (0.36, 0.48)
+# The stroke shared between the axial stack and the MPR views: in the other lung, further up.
+SHARED_SLICES_UP = 30
+SHARED_FROM = (0.62, 0.55)
+SHARED_TO = (0.66, 0.57)
 READOUT = re.compile(r"Slice (\d+)/\d+ · \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) mm")
 
 
@@ -276,3 +280,67 @@ def test_a_save_from_a_stale_tab_is_told_of_the_conflict_and_can_keep_its_versio
     latest = api_get(server, lidc_case, f"tasks/{lidc_case.task_id}/").json()["latest_revision"]
     assert latest["parent_id"] == saved_first
     assert saved_first != parent["id"]
+
+
+def red_pixels(image: np.ndarray) -> int:
+    """How many pixels the overlay tints in the first segment's colour (red)."""
+    return int(((image[..., 0] - image[..., 1:].mean(axis=-1)) > 60).sum())
+
+
+def viewport_types(page: Page) -> list[str]:
+    return page.locator(".nf-viewport").evaluate_all(
+        "elements => elements.map(e => e.dataset.viewportType)"
+    )
+
+
+def switch_layout(page: Page, layout: str) -> None:
+    page.keyboard.press("l")
+    expect(page.locator(f"button[data-layout={layout}]")).to_have_attribute("aria-pressed", "true")
+
+
+def test_the_axial_view_is_a_stack_sharing_its_labels_and_undo_with_the_mpr_views(
+    server: str, lidc_case: Case, page: Page
+):
+    """The single axial view draws through a stack viewport (cheaper per frame than a volume's
+    ray cast); what is drawn there is the MPR views' labelmap: it shows there, Ctrl+Z there
+    takes it away and Ctrl+Y brings it back, and it is in the stack again after L."""
+    sign_in_and_open(page, server, lidc_case)
+    assert viewport_types(page) == ["stack"]
+    # A first visit to the MPR views puts the labelmap's volume on the GPU: what is drawn in
+    # the stack afterwards must reach it too.
+    switch_layout(page, "mpr")
+    assert viewport_types(page) == ["orthographic"] * 3
+    switch_layout(page, "axial")
+    assert viewport_types(page) == ["stack"]
+    model_findings = findings_count(page)
+
+    # Away from the strokes of the tests before, which the task's latest revision holds.
+    scroll_up(page, SHARED_SLICES_UP)
+    stroke_slice, stroke_mm = world_under(page, SHARED_FROM)
+    paint_stroke(page, SHARED_FROM, SHARED_TO)
+    expect(page.locator(".nf-findings h2")).to_have_text(f"Findings ({model_findings + 1})")
+    page.locator("button[data-tool=windowLevel]").click()
+    page.mouse.move(0, 0)
+    red_in_stack = red_pixels(viewport_image(page))
+
+    switch_layout(page, "mpr")
+    scroll_up(page, SHARED_SLICES_UP)
+    mpr_slice, mpr_mm = world_under(page, (0.5, 0.5))
+    # The same slice, reached the same way, and called the same.
+    assert abs(mpr_mm[2] - stroke_mm[2]) < 0.5, (mpr_mm, stroke_mm)
+    assert mpr_slice == stroke_slice
+    page.mouse.move(0, 0)
+    red_with = red_pixels(viewport_image(page))
+    page.keyboard.press("Control+z")
+    expect(page.locator(".nf-findings h2")).to_have_text(f"Findings ({model_findings})")
+    red_undone = red_pixels(viewport_image(page))
+    assert red_undone < red_with - 50, (red_undone, red_with)
+    page.keyboard.press("Control+y")
+    expect(page.locator(".nf-findings h2")).to_have_text(f"Findings ({model_findings + 1})")
+    assert abs(red_pixels(viewport_image(page)) - red_with) < 20
+
+    switch_layout(page, "axial")
+    assert viewport_types(page) == ["stack"]
+    scroll_up(page, SHARED_SLICES_UP)
+    page.mouse.move(0, 0)
+    assert abs(red_pixels(viewport_image(page)) - red_in_stack) < 20, red_in_stack

@@ -1,6 +1,8 @@
-// The task's labelmap inside Cornerstone: one segmentation, volume-backed (axial/MPR layouts)
-// or image-backed (stack mode). Cornerstone owns the voxels; this module reads and writes them
-// in wire order and sets colours, style and visibility from the project schema.
+// The task's labelmap inside Cornerstone: one segmentation, volume-backed (axial and MPR
+// layouts: the axial view of an axial series is a stack viewport, the MPR views are volume
+// viewports, and both show the same voxels) or image-backed (stack mode). Cornerstone owns the
+// voxels; this module reads and writes them in wire order and sets colours, style and
+// visibility from the project schema.
 
 import { cache, imageLoader, metaData, utilities as csUtils, volumeLoader, type Types } from "@cornerstonejs/core";
 import { Enums as ToolEnums, segmentation } from "@cornerstonejs/tools";
@@ -27,7 +29,29 @@ function positionOf(imageId: string): Vec3 {
   return [p[0] ?? 0, p[1] ?? 0, p[2] ?? 0];
 }
 
-/** The segmentation of a volume: a derived uint8 volume on the same grid. */
+/**
+ * The labelmap data of a segmentation derived from `volume`: the derived volume for volume
+ * viewports and, for stack viewports over the volume's images, the per-slice images that back
+ * it (Cornerstone holds a derived volume's voxels in one image per slice, so an edit on either
+ * side is in the other, one set of voxels).
+ */
+export function derivedLabelmapData(volume: Types.IImageVolume, labelmap: Types.IImageVolume): DerivedLabelmapData {
+  return {
+    volumeId: labelmap.volumeId,
+    referencedVolumeId: volume.volumeId,
+    imageIds: [...labelmap.imageIds],
+    referencedImageIds: [...volume.imageIds],
+  };
+}
+
+interface DerivedLabelmapData {
+  volumeId: string;
+  referencedVolumeId: string;
+  imageIds: string[];
+  referencedImageIds: string[];
+}
+
+/** The segmentation of a volume: a derived uint8 volume on the same grid, shown on stack and volume viewports. */
 export function volumeLabelmap(volumeId: string, orientation: readonly number[]): LabelmapStore {
   const source = cache.getVolume(volumeId);
   if (!source) throw new Error(`volume ${volumeId} is not loaded`);
@@ -38,7 +62,7 @@ export function volumeLabelmap(volumeId: string, orientation: readonly number[])
   // Cornerstone sorts the volume's images itself: map its order to ours, never assume it.
   const map = wireToSourceSlices(source.imageIds.map(positionOf), orientation);
   segmentation.addSegmentations([
-    { segmentationId: SEGMENTATION_ID, representation: { type: LABELMAP, data: { volumeId: labelmapId } } },
+    { segmentationId: SEGMENTATION_ID, representation: { type: LABELMAP, data: derivedLabelmapData(source, labelmap) } },
   ]);
   const voxels = labelmap.voxelManager as Types.IVoxelManager<number>;
   return {

@@ -6,12 +6,12 @@
 import { cache, imageLoader, metaData, volumeLoader, type Types } from "@cornerstonejs/core";
 import { Enums as ToolEnums, segmentation } from "@cornerstonejs/tools";
 
-import { SEGMENTATION_ID } from "./labelmap";
+import { derivedLabelmapData, SEGMENTATION_ID } from "./labelmap";
 import { fromWireOrder, wireToSourceSlices, type Vec3 } from "./voxelOrder";
 
 const LABELMAP = ToolEnums.SegmentationRepresentations.Labelmap;
 
-/** What the layer's grid derives from: the task's volume, or its stack of images. */
+/** What the layer's grid derives from: the task's volume (shown on stack and volume viewports), or its stack of images. */
 export type LayerSource = { readonly volumeId: string } | { readonly imageIds: readonly string[] };
 
 export interface LayerStyle {
@@ -54,7 +54,7 @@ export class LabelmapLayer {
         scalars.setCompleteScalarDataArray(fromWireOrder(wire, rows * columns, map));
       };
       this.writeVoxels(voxels);
-      segmentation.addSegmentations([{ segmentationId, representation: { type: LABELMAP, data: { volumeId: id } } }]);
+      segmentation.addSegmentations([{ segmentationId, representation: { type: LABELMAP, data: derivedLabelmapData(volume, derived) } }]);
     } else {
       const images = imageLoader.createAndCacheDerivedLabelmapImages([...source.imageIds]);
       const first = images[0];

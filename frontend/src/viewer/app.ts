@@ -44,6 +44,7 @@ import {
 import { Saver, type SaveState } from "../segmentation/saver";
 import { LabelmapLayer, layerLut, type LayerSource } from "../segmentation/layer";
 import { loadUncertaintyOverlay, type UncertaintyOverlay } from "../segmentation/uncertaintyOverlay";
+import { followStackUndo, refreshVolumeTextures } from "../segmentation/volumeTextures";
 import { gridMismatch, wireGrid } from "../segmentation/voxelOrder";
 import { decodeLabelmap, encodeLabelmap, type GridHeader, type Labelmap } from "../segmentation/wire";
 import { SHORTCUTS, actionForKey, type Action, type ToolName } from "../tools/keymap";
@@ -56,7 +57,9 @@ import { Toolbar, type Layout } from "../ui/toolbar";
 import { LUNG, voiRange, type WindowPreset } from "./presets";
 import { startCornerstone } from "./engine";
 import { loadFramesFrom } from "./frameLoader";
+import { axialStackOrder } from "./axialStack";
 import { nearestFirst } from "./loadOrder";
+import { drawOverlaysInOpaquePass } from "./overlayPass";
 import { prefetch, type Prefetched } from "./prefetch";
 import type { Preview } from "./preview";
 import { framesFromMetadata, type DicomJson, type SeriesFrames } from "./series";
@@ -83,15 +86,27 @@ type Toggle = "none" | "off" | "on";
 
 const ENGINE_ID = "noduleflow-engine";
 const VOLUME_ID = "cornerstoneStreamingImageVolume:noduleflow-ct";
-const VIEWPORTS: Record<Layout, Array<{ id: string; orientation?: Enums.OrientationAxis; label: string }>> = {
-  axial: [{ id: "axial", orientation: Enums.OrientationAxis.AXIAL, label: "Axial" }],
-  mpr: [
-    { id: "axial", orientation: Enums.OrientationAxis.AXIAL, label: "Axial" },
-    { id: "sagittal", orientation: Enums.OrientationAxis.SAGITTAL, label: "Sagittal" },
-    { id: "coronal", orientation: Enums.OrientationAxis.CORONAL, label: "Coronal" },
-  ],
-  stack: [{ id: "stack", label: "Stack" }],
-};
+/**
+ * A viewport of a layout: a stack viewport draws one image (a 2D texture), a volume viewport
+ * ray-casts a slice of the volume, which costs about twice as much per draw under software WebGL.
+ * So the single axial view of an axial series is a stack over the volume's own images, showing
+ * the same labelmap (segmentation/labelmap.ts); the MPR views, which need the volume, and the
+ * axial view of a series acquired in another plane, which it reslices, are volume viewports.
+ */
+interface ViewportSpec {
+  readonly id: string;
+  readonly kind: "stack" | "volume";
+  readonly orientation?: Enums.OrientationAxis;
+  readonly label: string;
+}
+const AXIAL_STACK: ViewportSpec = { id: "axial-stack", kind: "stack", label: "Axial" };
+const AXIAL_VOLUME: ViewportSpec = { id: "axial", kind: "volume", orientation: Enums.OrientationAxis.AXIAL, label: "Axial" };
+const MPR: readonly ViewportSpec[] = [
+  AXIAL_VOLUME,
+  { id: "sagittal", kind: "volume", orientation: Enums.OrientationAxis.SAGITTAL, label: "Sagittal" },
+  { id: "coronal", kind: "volume", orientation: Enums.OrientationAxis.CORONAL, label: "Coronal" },
+];
+const STACK: readonly ViewportSpec[] = [{ id: "stack", kind: "stack", label: "Stack" }];
 
 export class Viewer {
   private readonly api: AnnotationsApi;
@@ -113,6 +128,10 @@ export class Viewer {
   private series: SeriesFrames | null = null;
   private wire: GridHeader | null = null;
   private layout: Layout = "axial";
+  /** The volume's images as the axial stack shows them (head to feet); null: not an axial series. */
+  private axialStack: string[] | null = null;
+  /** Where the axial stack opens: the image the volume loads first. */
+  private axialStart = 0;
   private preset: WindowPreset = LUNG;
   private findings: Finding[] = [];
   private activeSegment = 1;
@@ -123,11 +142,14 @@ export class Viewer {
   private findingsTimer: number | null = null;
   private lastLoadingRender = 0;
   /**
-   * While the preview stands in for the volume, the volume is drawn once, when every frame is in:
-   * each draw while frames stream in uploads the volume's texture again and holds the main
-   * thread (hundreds of milliseconds with software WebGL), and so the frames' decoding.
+   * While the preview stands in for the viewports, they are drawn once, when every frame is in:
+   * a draw while frames stream in holds the main thread, and so the frames' decoding (a volume
+   * viewport uploads the volume's texture again, hundreds of milliseconds with software WebGL;
+   * the axial stack's first draw sets up its WebGL programs and textures).
    */
   private holdRenders = false;
+  /** Every frame loaded or failed (see loadImages). */
+  private framesIn: Promise<void> = Promise.resolve();
   private resizeObserver: ResizeObserver | null = null;
   private help: HTMLDialogElement | null = null;
   private editable = false;
@@ -311,6 +333,7 @@ export class Viewer {
     const allLoaded = new Promise<void>((resolve) => {
       finish = resolve;
     });
+    this.framesIn = allLoaded;
     const loaded = (event: Event): void => {
       const detail = (event as CustomEvent<{ image?: { imageId?: string }; imageId?: string }>).detail;
       const id = detail.image?.imageId ?? detail.imageId ?? "";
@@ -335,7 +358,11 @@ export class Viewer {
     const orientation = reference?.orientation ?? [1, 0, 0, 0, 1, 0];
     if (volumeMode) {
       const volume = await volumeLoader.createAndCacheVolume(VOLUME_ID, { imageIds });
-      streamNearestFirst(volume);
+      const first = streamNearestFirst(volume);
+      const positions = new Map(frames.map((f) => [f.imageId, f.position ?? ([0, 0, 0] as const)]));
+      const order = axialStackOrder(volume.imageIds.map((id) => positions.get(id) ?? [0, 0, 0]), orientation);
+      this.axialStack = order && order.map((i) => volume.imageIds[i] ?? "");
+      this.axialStart = Math.max(0, this.axialStack?.indexOf(first) ?? 0);
       // The WebGL set-up (a good part of a second under software rendering) runs while the
       // image loader's worker decodes the first frames, not before it has any.
       this.engine = new RenderingEngine(ENGINE_ID);
@@ -797,43 +824,35 @@ export class Viewer {
   private mountViewports(): void {
     const engine = this.engine;
     if (!engine) return;
-    const specs = VIEWPORTS[this.layout];
+    const specs = this.viewportSpecs();
     this.grid.dataset["layout"] = this.layout;
     const elements = specs.map((spec) => {
-      const element = h("div", { className: "nf-viewport", "data-viewport": spec.id, "aria-label": `${spec.label} view` });
+      const type = spec.kind === "volume" ? Enums.ViewportType.ORTHOGRAPHIC : Enums.ViewportType.STACK;
+      const element = h("div", { className: "nf-viewport", "data-viewport": spec.id, "data-viewport-type": type, "aria-label": `${spec.label} view` });
       element.addEventListener("contextmenu", (event) => event.preventDefault());
       element.addEventListener("mousemove", (event) => this.readCursor(spec.id, element, event));
-      return { spec, element };
+      return { spec, element, type };
     });
     this.grid.replaceChildren(...elements.map(({ spec, element }) => h("div", { className: "nf-cell" }, element, h("span", { className: "nf-label" }, spec.label))));
     this.placePreview();
-    const volumeMode = this.layout !== "stack";
     engine.setViewports(
-      elements.map(({ spec, element }) => ({
+      elements.map(({ spec, element, type }) => ({
         viewportId: spec.id,
         element,
-        type: volumeMode ? Enums.ViewportType.ORTHOGRAPHIC : Enums.ViewportType.STACK,
+        type,
         defaultOptions: { ...(spec.orientation ? { orientation: spec.orientation } : {}), background: [0, 0, 0] as Types.Point3 },
       })),
     );
     const ids = specs.map((s) => s.id);
-    if (volumeMode) {
-      void setVolumesForViewports(engine, [{ volumeId: VOLUME_ID }], ids).then(() => {
+    const volumeViewports = specs.filter((s) => s.kind === "volume").map((s) => s.id);
+    if (volumeViewports.length > 0) {
+      void setVolumesForViewports(engine, [{ volumeId: VOLUME_ID }], volumeViewports).then(() => {
         this.applyPreset(this.preset, false);
         this.renderShownIfLoaded();
       });
-    } else {
-      const viewport = engine.getViewport("stack") as Types.IStackViewport;
-      const imageIds = (this.series?.frames ?? []).map((f) => f.imageId);
-      void viewport.setStack(imageIds, Math.floor(imageIds.length / 2)).then(
-        () => {
-          this.applyPreset(this.preset);
-          // A stack loads only the image shown: fetch the rest, nearest first, so scrolling
-          // is smooth and loading ends (the progress bar and data-state wait for every frame).
-          toolUtilities.stackPrefetch.enable(viewport.element);
-        },
-        (error: unknown) => this.toasts.error(error),
-      );
+    }
+    for (const spec of specs) {
+      if (spec.kind === "stack") this.mountStack(engine.getViewport(spec.id) as Types.IStackViewport);
     }
     const previous = this.tools;
     const tools = new ViewerTools(this.layout === "mpr");
@@ -849,6 +868,28 @@ export class Viewer {
     this.toolbar?.setActiveTool(tools.activeTool);
     this.toolbar?.setLayout(this.layout);
     this.watchSize(engine);
+  }
+
+  /**
+   * Give a stack viewport its images: in the axial layout the volume's (already streaming into
+   * the cache), opening on the one loaded first, once every frame is in if the preview stands in
+   * meanwhile; in stack mode the series' own, opening on the middle one, fetched nearest first by
+   * Cornerstone's prefetch.
+   */
+  private mountStack(viewport: Types.IStackViewport): void {
+    drawOverlaysInOpaquePass(viewport);
+    const streaming = this.layout === "axial" ? this.axialStack : null;
+    const imageIds = streaming ?? (this.series?.frames ?? []).map((f) => f.imageId);
+    const shown = this.holdRenders ? this.framesIn : Promise.resolve();
+    void shown.then(() => viewport.setStack(imageIds, streaming ? this.axialStart : Math.floor(imageIds.length / 2))).then(
+      () => {
+        this.applyPreset(this.preset);
+        // A stack loads only the image shown: fetch the rest, nearest first, so scrolling
+        // is smooth and loading ends (the progress bar and data-state wait for every frame).
+        if (!streaming) toolUtilities.stackPrefetch.enable(viewport.element);
+      },
+      (error: unknown) => this.toasts.error(error),
+    );
   }
 
   /** Resize the viewports with the grid (one observer, and no redraw for its first report). */
@@ -871,8 +912,14 @@ export class Viewer {
     if (first) this.selectSegment(first.index);
   }
 
+  private viewportSpecs(): readonly ViewportSpec[] {
+    if (this.layout === "mpr") return MPR;
+    if (this.layout === "stack") return STACK;
+    return this.axialStack ? [AXIAL_STACK] : [AXIAL_VOLUME];
+  }
+
   private viewportIds(): string[] {
-    return VIEWPORTS[this.layout].map((s) => s.id);
+    return this.viewportSpecs().map((s) => s.id);
   }
 
   private switchLayout(layout: Layout): void {
@@ -887,6 +934,8 @@ export class Viewer {
     this.uncertainty?.attach();
     if (this.modelOverlay === "on") this.modelLayer?.show(this.viewportIds());
     if (this.diff === "on") this.diffLayer?.show(this.viewportIds());
+    // What was drawn in the axial stack is in the labelmap's images, not yet in its volume's texture.
+    if (layout === "mpr") refreshVolumeTextures();
   }
 
   // ---------- tools and display ----------
@@ -982,6 +1031,7 @@ export class Viewer {
   }
 
   private listen(): void {
+    followStackUndo();
     // Cornerstone also reports redraws and our own loads as data changes; whether the user
     // changed anything is decided by comparing signatures in recomputeFindings.
     // Only the task labelmap's changes count (the diff and model layers report theirs too).
@@ -1158,11 +1208,13 @@ export class Viewer {
  * Load a volume's frames nearest its middle slice first (the slice an axial view opens on), and
  * leave redrawing to the viewer: Cornerstone's default redraws every viewport each time 2 % of
  * the frames arrive, and each redraw costs tens of milliseconds (hundreds with software WebGL).
+ * Returns the imageId loaded first.
  */
-function streamNearestFirst(volume: Types.IImageVolume): void {
+function streamNearestFirst(volume: Types.IImageVolume): string {
+  const middle = (volume.imageIds.length - 1) / 2;
   const loader: Types.IImagesLoader = {
     loadImages(imageIds, listener) {
-      const order = nearestFirst(imageIds.length, (imageIds.length - 1) / 2);
+      const order = nearestFirst(imageIds.length, middle);
       const requests = order.map(
         (index) =>
           new Promise<void>((resolve) => {
@@ -1192,6 +1244,7 @@ function streamNearestFirst(volume: Types.IImageVolume): void {
   // A protected field of Cornerstone's streaming volume; the viewer renders as frames arrive.
   (volume as unknown as { autoRenderOnLoad: boolean }).autoRenderOnLoad = false;
   (volume as unknown as Types.IStreamingImageVolume).load();
+  return volume.imageIds[nearestFirst(volume.imageIds.length, middle)[0] ?? 0] ?? "";
 }
 
 /** What to show of a failure: the server's `detail` for a refused request, else the message. */
