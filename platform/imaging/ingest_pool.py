@@ -154,8 +154,8 @@ class _Task:
 
 def prepare_in_worker(name: str, data: bytes, task: _Task) -> tuple[Candidate | IngestReport, bool]:
     """Runs in a worker. The bytes to store go back only when they differ from those received
-    (a deflated file is stored inflated) and could not be staged: the True flag says "the
-    bytes you sent"."""
+    (a deflated file is stored inflated): the True flag says "the bytes you sent". Where
+    `task.staging` is set, they are also written to a staged file (imaging.staging)."""
     result = prepare(name=name, data=data, project_id=task.project_id, limits=task.limits)
     if not isinstance(result, Candidate):
         return result, False

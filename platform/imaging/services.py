@@ -7,13 +7,13 @@ was refused.
 A batch is written in transactions of up to COMMIT_EVERY instances: one commit (one WAL flush)
 per chunk rather than per instance. The files are parsed and checked first, by worker processes
 ahead of the chunk being stored where that is worth it (ingest_pool: the parsing is most of the
-cost and holds the GIL), else in the chunk's transaction. Of a chunk's instances, the ones already
-stored are found with one query, the new ones' files are written and their
-rows inserted with one INSERT, and each series row is updated once. A SOPInstanceUID that comes
-twice in one chunk goes, the second time, through the one-instance path (its own savepoint,
-the unique constraint deciding), and so does the whole chunk if another ingest inserted one of
-its instances between our query and our INSERT. An unexpected error (not a refusal) rolls back
-the chunk it happened in and deletes the files that chunk wrote.
+cost and holds the GIL), else in the chunk's transaction. Of a chunk's instances, the ones
+already stored are found with one query, the new ones' files are written (or moved into place
+from staging) and their rows inserted with one INSERT, and each series row is updated once.
+A SOPInstanceUID that comes twice in one chunk goes, the second time, through the one-instance
+path (its own savepoint, the unique constraint deciding), and so does the whole chunk if another
+ingest inserted one of its instances between our query and our INSERT. An unexpected error (not
+a refusal) rolls back the chunk it happened in and deletes the files that chunk wrote.
 """
 
 import functools
@@ -52,11 +52,15 @@ def ingest_batch(
     known_series: KnownSeries = {}
     reports: list[IngestReport] = []
     chunk: list[Received] = []
-    for received in _received(project, items, early):
-        chunk.append(received)
-        if len(chunk) == COMMIT_EVERY:
-            reports += _ingest_chunk(project, chunk, mapper, known_series)
-            chunk = []
+    try:
+        for received in _received(project, items, early):
+            chunk.append(received)
+            if len(chunk) == COMMIT_EVERY:
+                reports += _ingest_chunk(project, chunk, mapper, known_series)
+                chunk = []
+    except BaseException:  # e.g. a worker's error, with part of a chunk collected
+        _discard_staged(chunk)
+        raise
     if chunk:
         reports += _ingest_chunk(project, chunk, mapper, known_series)
     touched = {r.series_id for r in reports if r.outcome == Outcome.STORED and r.series_id}
@@ -119,12 +123,17 @@ def _ingest_chunk(
     except BaseException:
         _delete_files(written)
         raise
-    finally:  # staged files not moved into storage (not stored, or rolled back)
-        for received in chunk:
-            if isinstance(received.prepared, Candidate) and received.prepared.staged:
-                staging.discard(received.prepared.staged)
+    finally:
+        _discard_staged(chunk)
     known_series.update(pending)
     return reports
+
+
+def _discard_staged(chunk: list[Received]) -> None:
+    """Remove the staged files not moved into storage (not stored, or rolled back)."""
+    for received in chunk:
+        if isinstance(received.prepared, Candidate) and received.prepared.staged:
+            staging.discard(received.prepared.staged)
 
 
 def _delete_files(names: list[str]) -> None:
