@@ -4,6 +4,7 @@ import {
   fromWireOrder,
   gridMismatch,
   indexToWorld,
+  ownedInWireOrder,
   toWireOrder,
   wireGrid,
   wireToSourceSlices,
@@ -61,6 +62,14 @@ describe("toWireOrder and fromWireOrder", () => {
 
   test("a length that does not match the slices is refused", () => {
     expect(() => toWireOrder(new Uint8Array(5), 2, Int32Array.from([0, 1, 2]))).toThrow("3 slices of 2");
+  });
+
+  test("an owned array already in wire order is returned, not copied; any other order is", () => {
+    const owned = volume([0, 1, 2]);
+    expect(ownedInWireOrder(owned, 2, Int32Array.from([0, 1, 2]))).toBe(owned);
+    const flipped = ownedInWireOrder(volume([2, 1, 0]), 2, Int32Array.from([2, 1, 0]));
+    expect(Array.from(flipped)).toEqual(Array.from(volume([0, 1, 2])));
+    expect(() => ownedInWireOrder(new Uint8Array(5), 2, Int32Array.from([0, 1, 2]))).toThrow("3 slices of 2");
   });
 });
 

@@ -47,6 +47,13 @@ export function toWireOrder(source: Uint8Array, sliceSize: number, map: Int32Arr
   return wire;
 }
 
+/** toWireOrder for an array the caller owns (made for this call): returned as it is when its
+ * slices are already in wire order, instead of copied. */
+export function ownedInWireOrder(owned: Uint8Array, sliceSize: number, map: Int32Array): Uint8Array {
+  checkLength(owned, sliceSize, map);
+  return isIdentity(map) ? owned : toWireOrder(owned, sliceSize, map);
+}
+
 /** The inverse of toWireOrder: wire order -> viewer order. */
 export function fromWireOrder(wire: Uint8Array, sliceSize: number, map: Int32Array): Uint8Array {
   checkLength(wire, sliceSize, map);
