@@ -84,7 +84,7 @@ def find_parts(
         raise MalformedMultipart("multipart boundary is missing or longer than 70 characters")
     dash_boundary = b"--" + boundary.encode("latin-1")
     if candidates is None:  # collected first: checking a candidate seeks the file
-        candidates = list(_candidates(body, CRLF + dash_boundary))
+        candidates = _candidates(body, boundary)
     starts = [p for p in candidates if _is_delimiter(body, p + len(dash_boundary))]
     parts: list[Part] = []
     for here, after in itertools.pairwise(starts):
@@ -101,7 +101,11 @@ class ArrivingParts:
     boundary string is (`candidates`, for find_parts), and passes each part whose next
     delimiter has arrived to `on_part` (numbered from 1). Those parts are a hint for starting
     work early, nothing more: find_parts, once the whole body is there, is what counts (a
-    boundary string inside a part's content may give a false part here)."""
+    boundary string inside a part's content may give a false part here).
+
+    A candidate is each "--boundary" that starts the body or follows a CRLF: the body is
+    scanned as if it began with CRLF, so a first delimiter without a preamble is found like any
+    other; offsets point at the "--"."""
 
     def __init__(
         self, body: IO[bytes], boundary: str, on_part: Callable[[int, Part], None] | None
@@ -141,27 +145,13 @@ class ArrivingParts:
             self.body.seek(end)  # where the next chunk is written
 
 
-def _candidates(body: IO[bytes], needle: bytes) -> Iterator[int]:
-    """Offsets of each "--boundary" that starts the body or follows a CRLF.
-
-    The body is scanned as if it began with CRLF, so a first delimiter without a preamble is
-    found like any other; offsets point at the "--".
-    """
+def _candidates(body: IO[bytes], boundary: str) -> list[int]:
+    """Where the boundary string is in a body that is already whole (see ArrivingParts)."""
+    scan = ArrivingParts(body, boundary, None)  # without on_part it never reads `body`
     body.seek(0)
-    window = CRLF
-    window_start = -len(CRLF)  # body offset of window[0]
-    while True:
-        chunk = body.read(SCAN_CHUNK)
-        window += chunk
-        position = window.find(needle)
-        while position >= 0:
-            yield window_start + position + len(CRLF)
-            position = window.find(needle, position + 1)
-        if not chunk:
-            return
-        keep = min(len(needle) - 1, len(window))
-        window_start += len(window) - keep
-        window = window[-keep:]
+    while chunk := body.read(SCAN_CHUNK):
+        scan.arrived(chunk)
+    return scan.candidates
 
 
 def _peek(body: IO[bytes], offset: int, size: int) -> bytes:
