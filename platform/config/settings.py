@@ -222,9 +222,8 @@ DICOM_MAX_FRAMES = env.int("DICOM_MAX_FRAMES", default=10000)
 DICOM_MAX_SEQUENCE_DEPTH = env.int("DICOM_MAX_SEQUENCE_DEPTH", default=16)
 # Processes that parse and check received files beside the one storing them (imaging.ingest_pool);
 # 0 parses in the storing process. One core gains nothing from a pool.
-DICOM_INGEST_WORKERS = env.int(
-    "DICOM_INGEST_WORKERS", default=min(4, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0
-)
+_CORES = os.cpu_count() or 1
+DICOM_INGEST_WORKERS = env.int("DICOM_INGEST_WORKERS", default=min(4, _CORES) if _CORES > 1 else 0)
 # A zip member may not inflate more than this many times its compressed size.
 DICOM_MAX_ZIP_RATIO = env.int("DICOM_MAX_ZIP_RATIO", default=200)
 # A labelmap payload (gzip of one byte per voxel) beyond this is refused with 413.

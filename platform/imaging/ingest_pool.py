@@ -92,6 +92,12 @@ class EarlyPreparation:
             _abandon(future)
         self._offered.clear()
 
+    def __enter__(self) -> "EarlyPreparation":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def prepare_ahead(
     items: Iterable[tuple[str, bytes]],

@@ -1,4 +1,4 @@
-// The single axial view as a stack of the series' own images (see VIEWPORTS in app.ts): which
+// The single axial view as a stack of the series' own images (see ViewportSpec in app.ts): which
 // series can be shown that way, and in which order, so that the view looks and scrolls as the
 // volume viewport's axial view it stands in for.
 

@@ -150,15 +150,6 @@ def _spool(
     return body, arriving.candidates
 
 
-@contextlib.contextmanager
-def _closing(early: EarlyPreparation | None) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        if early is not None:
-            early.close()
-
-
 def _identify(data: bytes) -> tuple[str, str, str] | None:
     """(study, SOP class, SOP instance) UIDs of a part, or None if it cannot be read."""
     try:
@@ -311,7 +302,7 @@ def store_instances(
     early = early_preparation(project)
     offer = _EarlyOffer(early) if early is not None else None
     body, candidates = _spool(request, boundary, offer)
-    with body, _closing(early):
+    with body, contextlib.nullcontext() if early is None else early:
         parts = find_parts(body, boundary, candidates)
         if not parts:
             raise PlatformError("the request holds no instances")
