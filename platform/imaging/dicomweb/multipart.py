@@ -34,9 +34,13 @@ def content_type(part_type: str, boundary: str) -> str:
     return f'multipart/related; type="{part_type}"; boundary={boundary}'
 
 
-def _part_head(index: int, part_type: str, boundary: str) -> bytes:
-    head = CRLF if index else b""
-    return head + f"--{boundary}".encode() + CRLF + f"Content-Type: {part_type}".encode() + CRLF * 2
+Headers = Sequence[tuple[str, str]]
+
+
+def _part_head(index: int, headers: Headers, boundary: str) -> bytes:
+    lines = [f"--{boundary}".encode()]
+    lines += [f"{name}: {value}".encode() for name, value in headers]
+    return (CRLF if index else b"") + CRLF.join(lines) + CRLF * 2
 
 
 def _close(boundary: str) -> bytes:
@@ -45,18 +49,37 @@ def _close(boundary: str) -> bytes:
 
 def encode(parts: Iterable[tuple[str, Iterable[bytes]]], boundary: str) -> Iterator[bytes]:
     """The body, chunk by chunk: each part is (Content-Type, chunks of its content)."""
-    for index, (part_type, chunks) in enumerate(parts):
-        yield _part_head(index, part_type, boundary)
-        yield from chunks
-    yield _close(boundary)
+    return encode_with_headers(
+        ((_typed(part_type), chunks) for part_type, chunks in parts), boundary
+    )
 
 
 def encoded_length(parts: Iterable[tuple[str, int]], boundary: str) -> int:
     """The length of encode()'s body for parts of (Content-Type, content length)."""
+    return encoded_length_with_headers(
+        ((_typed(part_type), size) for part_type, size in parts), boundary
+    )
+
+
+def encode_with_headers(
+    parts: Iterable[tuple[Headers, Iterable[bytes]]], boundary: str
+) -> Iterator[bytes]:
+    """As encode(), each part with its own header fields (Content-Type first, by convention)."""
+    for index, (headers, chunks) in enumerate(parts):
+        yield _part_head(index, headers, boundary)
+        yield from chunks
+    yield _close(boundary)
+
+
+def encoded_length_with_headers(parts: Iterable[tuple[Headers, int]], boundary: str) -> int:
     total = len(_close(boundary))
-    for index, (part_type, size) in enumerate(parts):
-        total += len(_part_head(index, part_type, boundary)) + size
+    for index, (headers, size) in enumerate(parts):
+        total += len(_part_head(index, headers, boundary)) + size
     return total
+
+
+def _typed(part_type: str) -> Headers:
+    return (("Content-Type", part_type),)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.http.response import HttpResponseBase
 from django.urls import URLPattern, URLResolver, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from imaging.dicomweb import frames, qido, rendering, stow, wado
+from imaging.dicomweb import frames, pixeldata, qido, rendering, stow, wado
 from imaging.dicomweb.errors import MethodNotAllowed
 from imaging.dicomweb.responses import error_response
 
@@ -58,6 +58,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(STUDY + "/instances", qido.search_instances),
     path(SERIES, wado.retrieve_series),
     path(SERIES + "/metadata", wado.series_metadata),
+    path(SERIES + "/pixeldata", pixeldata.series_pixeldata),
     path(SERIES + "/instances", qido.search_instances),
     path(INSTANCE, wado.retrieve_instance),
     path(INSTANCE + "/metadata", wado.instance_metadata),
