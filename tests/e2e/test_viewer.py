@@ -8,8 +8,10 @@ import io
 import json
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import pydicom
 import pytest
 import requests
 from django.conf import settings
@@ -17,7 +19,7 @@ from PIL import Image
 from playwright.sync_api import Page, Request, expect
 
 from annotations import labelmaps
-from tests.e2e.conftest import Case
+from tests.e2e.conftest import LIDC_0001, Case
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -221,30 +223,69 @@ def test_a_painted_stroke_is_saved_on_its_slice_and_shown_again_after_reload(
 def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_bytes(
     server: str, lidc_case: Case, page: Page
 ):
-    """The frames go out from the entry module (the first from the page, the rest from its
-    fetch worker) before Cornerstone has loaded; its image loader decodes those bodies and asks
-    for no frame again (its own requests would be XHRs). The series' metadata is asked once: the
-    page preloads it and the entry module's fetch takes that response."""
+    """The frames go out from the entry module before Cornerstone has loaded: the first alone from
+    the page, the rest from its fetch worker as series pixel data, a few instances per request,
+    each instance once. Cornerstone's image loader takes them from there and asks for no frame
+    itself (its requests would be XHRs). The series' metadata is asked once: the page preloads
+    it and the entry module's fetch takes that response."""
     frames: list[tuple[str, str]] = []
+    pixeldata: list[tuple[str, str]] = []
     metadata: list[str] = []
 
-    def note_frame(request: Request) -> None:
+    def note(request: Request) -> None:
         if "/frames/" in request.url:
             frames.append((request.url, request.resource_type))
+        elif "/pixeldata" in request.url:
+            pixeldata.append((request.url, request.resource_type))
         elif request.url.endswith("/metadata"):
             metadata.append(request.url)
 
-    page.on("request", note_frame)
+    page.on("request", note)
     sign_in_and_open(page, server, lidc_case)
-    urls = [url for url, _ in frames]
-    assert len(urls) == lidc_case.slices, f"{len(urls)} frame requests"
-    assert len(set(urls)) == lidc_case.slices, "a frame was requested twice"
-    assert {kind for _, kind in frames} == {"fetch"}, "Cornerstone requested frames itself"
+    assert len(frames) == 1, f"{len(frames)} frame requests"
+    listed = [frames[0][0].rsplit("/instances/", 1)[1].split("/")[0]]
+    for url, _ in pixeldata:
+        listed += parse_qs(urlsplit(url).query)["SOPInstanceUID"][0].split(",")
+    assert len(listed) == len(set(listed)) == lidc_case.slices, "an instance asked twice or never"
+    assert 1 < len(pixeldata) < lidc_case.slices / 8, f"{len(pixeldata)} pixel data requests"
+    assert {kind for _, kind in frames + pixeldata} == {"fetch"}, "Cornerstone asked itself"
     from_worker = page.evaluate("performance.getEntriesByName('nf:frame-received').length")
     assert from_worker == lidc_case.slices - 1
     assert len(metadata) == 1, metadata
     grey = viewport_image(page).mean(axis=2)
     assert grey.std() > 25, "the axial view looks blank"
+
+
+def hounsfield_under(page: Page, fraction: tuple[float, float]) -> tuple[np.ndarray, int]:
+    """Hover over a point of the axial view: where it is in mm and the HU the readout gives."""
+    page.mouse.move(*at(page, fraction))
+    readout = page.locator(".nf-cursor")
+    expect(readout).to_contain_text("HU")
+    text = readout.inner_text()
+    match = READOUT.match(text)
+    assert match, text
+    return np.array([float(match[i]) for i in (2, 3, 4)]), int(text.rsplit("·", 1)[1].split()[0])
+
+
+def test_the_values_under_the_cursor_are_the_files_hounsfield_units(
+    server: str, lidc_case: Case, page: Page
+):
+    """The frames are decoded in the fetch worker, not by Cornerstone's loader: what the viewer
+    holds must still be each file's stored values times RescaleSlope plus RescaleIntercept."""
+    sign_in_and_open(page, server, lidc_case)
+    files = [pydicom.dcmread(f) for f in sorted(LIDC_0001.rglob("*.dcm"))]
+    images = [ds for ds in files if "PixelData" in ds]
+    for slices_up, point in [(0, (0.30, 0.45)), (0, (0.5, 0.5)), (12, (0.62, 0.55))]:
+        scroll_up(page, slices_up)
+        world, shown = hounsfield_under(page, point)
+        ds = min(images, key=lambda d: abs(float(d.ImagePositionPatient[2]) - world[2]))
+        offset = world - np.array(ds.ImagePositionPatient, dtype=float)
+        orientation = np.array(ds.ImageOrientationPatient, dtype=float)
+        column = round(offset @ orientation[:3] / float(ds.PixelSpacing[1]))
+        row = round(offset @ orientation[3:] / float(ds.PixelSpacing[0]))
+        hu = ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+        near = hu[max(0, row - 1) : row + 2, max(0, column - 1) : column + 2]
+        assert shown in {round(v) for v in near.ravel()}, (shown, near, row, column)
 
 
 def test_a_save_from_a_stale_tab_is_told_of_the_conflict_and_can_keep_its_version(

@@ -67,4 +67,12 @@ describe("framePart", () => {
   test("headers that never end are refused", () => {
     expect(framePart(TYPE, new TextEncoder().encode(`--abc123\r\nContent-Type: x${" ".repeat(2000)}`))).toBeNull();
   });
+
+  test("takes a part already cut out of a pixel data response as it is, typed by its own Content-Type", () => {
+    const bytes = Uint8Array.from([9, 8, 7]);
+    const part = framePart(`application/octet-stream; transfer-syntax=${LE}`, bytes);
+    expect(part?.transferSyntax).toBe(LE);
+    expect(part?.pixelData).toBe(bytes);
+    expect(framePart("application/octet-stream", bytes)).toBeNull();
+  });
 });

@@ -1,5 +1,6 @@
 // The bytes of one frame in a WADO-RS frame response: multipart/related with a single part
-// (PS3.18 8.7.3.5), its Content-Type carrying the transfer syntax. Read here, not with
+// (PS3.18 8.7.3.5), its Content-Type carrying the transfer syntax; or one part already cut out
+// of a series pixel data response (seriesPixelData.ts), typed by the part's own Content-Type. Read here, not with
 // Cornerstone's own reader, because the entry module fetches frames before Cornerstone loads
 // (framePrefetch.ts) and the preview draws one of them.
 
@@ -29,6 +30,10 @@ export function boundaryOf(contentType: string): string {
  * caller then leaves the frame to Cornerstone's own loader, which knows every variant).
  */
 export function framePart(contentType: string, body: Uint8Array): FramePart | null {
+  if (!/^multipart\//i.test(contentType.trim())) {
+    const transferSyntax = transferSyntaxOf(contentType);
+    return transferSyntax === "" ? null : { transferSyntax, pixelData: body };
+  }
   const boundary = boundaryOf(contentType);
   if (!/^multipart\/related/i.test(contentType.trim()) || boundary === "") return null;
   const open = ascii(`--${boundary}`);
@@ -36,8 +41,7 @@ export function framePart(contentType: string, body: Uint8Array): FramePart | nu
   const headEnd = indexOf(body, HEADER_END, open.length, Math.min(body.length, MAX_HEAD));
   if (headEnd < 0) return null;
   const head = new TextDecoder().decode(body.subarray(open.length + 2, headEnd));
-  const partType = /^content-type:\s*(.*)$/im.exec(head)?.[1] ?? "";
-  const transferSyntax = /;\s*transfer-syntax=("?)([0-9.]+)\1/i.exec(partType)?.[2] ?? "";
+  const transferSyntax = transferSyntaxOf(/^content-type:\s*(.*)$/im.exec(head)?.[1] ?? "");
   if (transferSyntax === "") return null;
   // The close delimiter ends the body (one request, one frame, one part): found from the end,
   // so a 0.5 MB frame is not scanned for it byte by byte.
@@ -51,6 +55,11 @@ export function framePart(contentType: string, body: Uint8Array): FramePart | nu
     if (byte !== 13 && byte !== 10 && byte !== 32 && byte !== 9) return null;
   }
   return { transferSyntax, pixelData: body.subarray(start, end) };
+}
+
+/** The transfer-syntax parameter of a part's Content-Type ("" when there is none). */
+export function transferSyntaxOf(partType: string): string {
+  return /;\s*transfer-syntax=("?)([0-9.]+)\1/i.exec(partType)?.[2] ?? "";
 }
 
 function ascii(text: string): Uint8Array {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 
-import { FRAME_ACCEPT, FramePrefetch, fetchHere, frameUrls } from "./framePrefetch";
+import { FramePrefetch, fetchHere, frameUrls } from "./framePrefetch";
+import { FRAME_ACCEPT } from "./frameRequest";
 import { framesFromMetadata, type DicomJson } from "./series";
 
 const BASE = "http://x/dicomweb/studies/1/series/2";

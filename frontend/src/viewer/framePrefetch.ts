@@ -1,5 +1,6 @@
 // Every frame of the series, requested by the entry module as soon as the metadata names them,
-// in the order the viewer wants them (the middle slice first, then outwards).
+// in the order the viewer wants them (the middle slice first, then outwards): the first on its
+// own, the rest through the series' pixel data resource (seriesPixelData.ts).
 // Without this the frames would wait for Cornerstone's chunk to be fetched, compiled and run,
 // and for the volume to be built: half a second of an idle network on a cold load. The
 // viewer's image loader (frameLoader.ts) takes each body from here instead of asking again.
@@ -8,20 +9,17 @@
 // the thread that asked for it, and the page's main thread is busy for hundreds of
 // milliseconds running Cornerstone's chunk just when the frames arrive.
 
+import { fetchFrame, type FrameBody } from "./frameRequest";
 import { nearestFirst } from "./loadOrder";
-import type { Frame } from "./series";
+import { seriesPixelSpecs, type PixelSpec } from "./nativePixels";
+import { fetchSeriesFrames } from "./seriesPixelData";
+import type { DicomJson, Frame } from "./series";
 
-/** Cornerstone's WADO-RS Accept header: the server answers with the frame's own syntax. */
-export const FRAME_ACCEPT = "multipart/related; type=application/octet-stream; transfer-syntax=*";
-
-export interface FrameBody {
-  /** The response's Content-Type (multipart/related; boundary=...). */
-  readonly contentType: string;
-  readonly bytes: Uint8Array;
-}
-
-/** Where bodies come from: it requests `urls` in their order and calls `deliver` once per URL (null: failed). */
-export type FrameSource = (urls: readonly string[], deliver: (url: string, body: FrameBody | null) => void) => void;
+/**
+ * Where bodies come from: it requests `urls` in their order and calls `deliver` once per URL
+ * (null: failed). A source may decode the frames `specs` describes (frameWorker.ts does).
+ */
+export type FrameSource = (urls: readonly string[], deliver: (url: string, body: FrameBody | null) => void, specs: ReadonlyMap<string, PixelSpec>) => void;
 
 export class FramePrefetch {
   private readonly bodies = new Map<string, Promise<FrameBody | null>>();
@@ -29,12 +27,9 @@ export class FramePrefetch {
   /**
    * Request `urls` in their order, a repeated URL once: the first from this thread at once
    * (the frame on screen: nothing competes with it for the server or the network), then all
-   * the rest from `source`. All at once, not a few at a time: the browser queues them in that
-   * order behind its six connections to the server, and on a warm load, where every frame is
-   * in the HTTP cache, a cap here only kept reads of the cache waiting (measured: all frames
-   * in 20 % later with four at a time).
+   * the rest from `source`.
    */
-  constructor(urls: readonly string[], source: FrameSource, fetcher: typeof fetch = fetch) {
+  constructor(urls: readonly string[], source: FrameSource, fetcher: typeof fetch = fetch, specs: ReadonlyMap<string, PixelSpec> = new Map()) {
     const settle = new Map<string, (body: FrameBody | null) => void>();
     for (const url of urls) {
       if (!this.bodies.has(url)) this.bodies.set(url, new Promise((resolve) => settle.set(url, resolve)));
@@ -47,7 +42,7 @@ export class FramePrefetch {
     if (first === undefined) return;
     void fetchFrame(first, fetcher).then((body) => {
       deliver(first, body);
-      if (rest.length > 0) source(rest, deliver);
+      if (rest.length > 0) source(rest, deliver, specs);
     });
   }
 
@@ -64,25 +59,21 @@ export class FramePrefetch {
   }
 }
 
-/** Request `urls` in their order, handing each body to `deliver` as it is read. */
-export function fetchAll(urls: readonly string[], fetcher: typeof fetch, deliver: (url: string, body: FrameBody | null) => void): Promise<void> {
-  return Promise.all(urls.map((url) => fetchFrame(url, fetcher).then((body) => deliver(url, body)))).then(() => undefined);
-}
-
 /** A source that fetches on this thread. */
 export function fetchHere(fetcher: typeof fetch = fetch): FrameSource {
-  return (urls, deliver) => void fetchAll(urls, fetcher, deliver);
+  return (urls, deliver) => void fetchSeriesFrames(urls, fetcher, deliver);
 }
 
-/** One frame's response body; null for any failure (the viewer's loader then asks itself, and reports it). */
-async function fetchFrame(url: string, fetcher: typeof fetch): Promise<FrameBody | null> {
-  try {
-    const response = await fetcher(url, { headers: { Accept: FRAME_ACCEPT }, credentials: "same-origin" });
-    if (!response.ok) return null;
-    return { contentType: response.headers.get("Content-Type") ?? "", bytes: new Uint8Array(await response.arrayBuffer()) };
-  } catch {
-    return null;
+/** Each frame's PixelSpec by its URL, where the whole series can be decoded as it arrives (nativePixels.ts). */
+export function frameSpecs(frames: readonly Frame[], instances: readonly DicomJson[]): Map<string, PixelSpec> {
+  const specs = seriesPixelSpecs(instances);
+  const byUrl = new Map<string, PixelSpec>();
+  if (specs === null) return byUrl;
+  for (const frame of frames) {
+    const spec = specs.get(frame.metadata);
+    if (spec) byUrl.set(frameUrl(frame.imageId), spec);
   }
+  return byUrl;
 }
 
 /** The URL a frame's imageId (wadors:<url>) names. */

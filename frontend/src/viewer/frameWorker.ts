@@ -3,20 +3,24 @@
 // Started by the entry module before the metadata is in, so that its script is loaded by the
 // time the frames' URLs are known.
 
-import type { FrameBody, FrameSource } from "./framePrefetch";
+import type { FrameSource } from "./framePrefetch";
+import type { FrameBody } from "./frameRequest";
+import type { DecodedFrame, PixelSpec } from "./nativePixels";
 
-/** worker -> page: one frame's body (bytes null: its request failed). */
+/** worker -> page: one frame's body or its decoded pixels (both null: its request failed). */
 export interface FrameMessage {
   readonly url: string;
   readonly contentType: string;
   readonly bytes: Uint8Array | null;
+  readonly decoded: DecodedFrame | null;
   /** When the worker had read the body, in ms since the epoch (performance.timeOrigin + now()). */
   readonly receivedAt: number;
 }
 
-/** page -> worker: what to fetch, in order. */
+/** page -> worker: what to fetch, in order, and how to decode the frames it can. */
 export interface FetchRequest {
   readonly urls: readonly string[];
+  readonly specs: ReadonlyMap<string, PixelSpec>;
 }
 
 /**
@@ -32,7 +36,7 @@ export function fetchInWorker(): FrameSource | null {
   } catch {
     return null;
   }
-  return (urls, deliver) => {
+  return (urls, deliver, specs) => {
     const waiting = new Set(urls);
     const give = (url: string, body: FrameBody | null): void => {
       if (!waiting.delete(url)) return;
@@ -42,13 +46,14 @@ export function fetchInWorker(): FrameSource | null {
     worker.onmessage = ({ data }: MessageEvent<FrameMessage>) => {
       // The worker's requests are not in this page's Resource Timing: a mark says when each
       // body was in (benchmarks read it beside the page's own frame requests).
-      if (data.bytes) performance.mark("nf:frame-received", { startTime: Math.max(0, data.receivedAt - performance.timeOrigin), detail: { url: data.url } });
-      give(data.url, data.bytes ? { contentType: data.contentType, bytes: data.bytes } : null);
+      if (data.bytes || data.decoded) performance.mark("nf:frame-received", { startTime: Math.max(0, data.receivedAt - performance.timeOrigin), detail: { url: data.url } });
+      const { contentType, bytes, decoded } = data;
+      give(data.url, decoded ? { contentType, bytes: new Uint8Array(0), decoded } : bytes ? { contentType, bytes } : null);
     };
     worker.onerror = worker.onmessageerror = () => {
       for (const url of [...waiting]) give(url, null);
     };
-    const request: FetchRequest = { urls };
+    const request: FetchRequest = { urls, specs };
     worker.postMessage(request);
   };
 }

@@ -7,7 +7,7 @@
 import { AnnotationsApi, ApiError, errorFromResponse } from "../api/client";
 import type { Revision, Task } from "../api/types";
 import { decodeLabelmap, type Labelmap } from "../segmentation/wire";
-import { FramePrefetch, fetchHere, frameUrls, type FrameSource } from "./framePrefetch";
+import { FramePrefetch, fetchHere, frameSpecs, frameUrls, type FrameSource } from "./framePrefetch";
 import { fetchInWorker } from "./frameWorker";
 import { framesFromMetadata, seriesUrl, type DicomJson } from "./series";
 
@@ -59,7 +59,10 @@ export function prefetch(
   let decoded: Promise<Labelmap | null> | null = null;
   const labelmap = (): Promise<Labelmap | null> => (decoded ??= labelmapBytes.then((bytes) => (bytes === null ? null : decodeLabelmap(bytes))));
   const revisions = api.revisions(config.taskId);
-  const frames = metadata.then(({ base, instances }) => new FramePrefetch(frameUrls(framesFromMetadata(instances, base).frames), frameSource, fetcher));
+  const frames = metadata.then(({ base, instances }) => {
+    const series = framesFromMetadata(instances, base).frames;
+    return new FramePrefetch(frameUrls(series), frameSource, fetcher, frameSpecs(series, instances));
+  });
   // Awaited later, by the viewer; until then a failure is not an unhandled rejection.
   for (const promise of [task, metadata, labelmapBytes, revisions, frames]) promise.catch(() => undefined);
   return { task, metadata, labelmap, revisions, frames };
