@@ -1,4 +1,5 @@
-"""Pages: a task in the viewer, "next task", and a project's task list for leads."""
+"""Pages: a task in the viewer (and its History section alone), "next task", and a project's task
+list for leads."""
 
 from typing import Any
 
@@ -26,18 +27,32 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
-@login_required
-def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = selectors.task_for(_user(request), task_id)
-    context = {
+def _history_context(request: HttpRequest, task: Task) -> dict[str, Any]:
+    """What the task page's History section shows (annotations/_task_history.html)."""
+    return {
         "task": task,
-        "dicomweb_root": f"/dicomweb/projects/{task.project_id}",
         "history": selectors.history(task)[:200],
         "events": selectors.timeline(task)[:200],
         "reviews": selectors.reviews_of(task),
         "opened_revision": request.GET.get("revision", ""),
     }
+
+
+@login_required
+def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_for(_user(request), task_id)
+    context = {
+        **_history_context(request, task),
+        "dicomweb_root": f"/dicomweb/projects/{task.project_id}",
+    }
     return render(request, "annotations/task.html", context)
+
+
+@login_required
+def task_history(request: HttpRequest, task_id: int) -> HttpResponse:
+    """The task page's History section alone: the page swaps it in after a save or a review."""
+    task = selectors.task_for(_user(request), task_id)  # who may see the page may see this
+    return render(request, "annotations/_task_history.html", _history_context(request, task))
 
 
 @login_required

@@ -4,12 +4,14 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import re
 import struct
 
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from accounts.models import Role
 from annotations import labelmaps
 from annotations.models import Revision, TaskState
 from annotations.services import create_task
@@ -17,7 +19,7 @@ from imaging.models import Series
 from imaging.processing import process_series
 from imaging.services import ingest_batch
 from tests.dicom_factory import series_bytes
-from tests.factories import SeriesFactory
+from tests.factories import MembershipFactory, SeriesFactory
 
 SLICES = 8
 
@@ -197,6 +199,54 @@ def test_task_page_mounts_the_viewer(task, team, client):
     assert f'data-dicomweb-root="/dicomweb/projects/{team.project.pk}"' in page
     client.force_login(team.outsider)
     assert client.get(f"/tasks/{task.pk}/").status_code == 404
+
+
+def test_task_history_section_is_served_alone_with_the_latest_revision_marked(
+    task, team, client, api
+):
+    annotator = api(team.annotator)
+    first = post(annotator, task, payload(task)).json()["id"]
+    second = post(annotator, task, payload(task, value=2), parent_id=first).json()["id"]
+    client.force_login(team.annotator)
+    page = client.get(f"/tasks/{task.pk}/").content.decode()
+    assert f'data-refresh-url="/tasks/{task.pk}/history/"' in page
+
+    response = client.get(f"/tasks/{task.pk}/history/")
+    assert response.status_code == 200
+    section = response.content.decode()
+    assert "<html" not in section and "<details" not in section  # the <details> stays the page's
+    assert "<summary>History: 2 revisions, 0 reviews, 4 events</summary>" in section
+    rows = re.findall(
+        r'<tr data-revision="(\d+)"[^>]*>\s*<td>#\d+( <span class="state">latest)?', section
+    )
+    assert [(int(pk), bool(latest)) for pk, latest in rows] == [(second, True), (first, False)]
+    # Opened on a past revision, the section says so as the page does.
+    shown = client.get(f"/tasks/{task.pk}/history/?revision={first}").content.decode()
+    assert f'<tr data-revision="{first}" class="opened">' in shown
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("anonymous", 302), ("outsider", 404), ("another annotator", 404), ("reviewer", 200),
+     ("lead", 200)],
+)  # fmt: skip
+def test_task_history_answers_whoever_asks_as_the_task_page_does(task, team, client, who, status):
+    users = {
+        "anonymous": None,
+        "outsider": team.outsider,
+        "another annotator": MembershipFactory.create(
+            project=team.project, role=Role.ANNOTATOR
+        ).user,
+        "reviewer": team.reviewer,
+        "lead": team.lead,
+    }
+    if users[who] is not None:
+        client.force_login(users[who])
+    page = client.get(f"/tasks/{task.pk}/")
+    section = client.get(f"/tasks/{task.pk}/history/")
+    assert page.status_code == section.status_code == status
+    if who == "anonymous":
+        assert section["Location"] == f"/accounts/login/?next=/tasks/{task.pk}/history/"
 
 
 def test_task_page_preloads_the_series_metadata_the_viewer_fetches(task, team, client):

@@ -1,8 +1,10 @@
 // Viewer entry: the Django task page renders
 //   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-study-uid data-series-uid
 //        data-autosave-seconds data-revision-id>
+// and the History section (<details id="history" data-refresh-url>), which follows the viewer's saves.
 // This module stays small; Cornerstone and the viewer load as a separate chunk.
 import { parseRevisionId } from "./review/mode";
+import { followHistory } from "./ui/history";
 import "./ui/viewer.css";
 import { prefetch } from "./viewer/prefetch";
 import { loadPreview, previewFrame, type Preview } from "./viewer/preview";
@@ -47,6 +49,8 @@ function afterNextPaint(): Promise<void> {
 }
 
 const root = document.querySelector<HTMLElement>("#viewer");
+const history = document.querySelector<HTMLElement>("#history");
+if (root !== null && history !== null) followHistory(root, history);
 if (root !== null) {
   const config = readConfig(root);
   if (typeof config === "string") {

@@ -193,6 +193,8 @@ def test_a_reviewer_compares_with_the_model_sends_to_rework_then_edits_and_accep
     expect(page.locator(".nf-review-error")).to_be_hidden()
     expect(page.get_by_role("link", name="Next task")).to_have_attribute("href", "/tasks/next/")
     expect(page.locator("button[data-tool=brush]")).to_have_count(0)
+    # The page's History follows the decision, without a reload.
+    expect(page.locator("#history table.reviews tbody tr")).to_have_count(1)
     task = api(server, reviewer.token, "GET", task_path).json()
     assert task["state"] == "rework"
     assert task["latest_revision"]["id"] == first_saved  # nothing was edited: nothing saved
@@ -245,10 +247,15 @@ def test_a_reviewer_compares_with_the_model_sends_to_rework_then_edits_and_accep
     assert task["reviews"][0]["decision"] == "accepted"
     assert task["reviews"][0]["revision_id"] == latest["id"]
     assert task["reviews"][0]["model_dice"] is not None
+    # Before any reload, the page's History shows the reviewer's revision and both reviews.
+    history = page.locator("#history")
+    top = history.locator("table.revisions tbody tr").first
+    expect(top).to_have_attribute("data-revision", str(latest["id"]))
+    expect(history.locator("table.reviews tbody tr")).to_have_count(2)
+    expect(history.locator("table.reviews tbody tr").first).to_contain_text("Accept")
 
     # The task page's history: every step, and each revision a link.
     page.goto(f"{server}/tasks/{lidc_case.task_id}/")
-    history = page.locator("#history")
     rows = history.locator("table.events tr[data-action]")
     actions = set(rows.evaluate_all("rows => rows.map(r => r.dataset.action)"))
     assert {

@@ -1,7 +1,8 @@
 """The task viewer in Chromium against a live server on LIDC-IDRI-0001 (see conftest.py).
 
 What a radiologist does: sign in, open the task with the model's pre-annotation, paint a stroke,
-save, reload and find it again; and what happens when two tabs save from the same parent.
+save, see the page's History follow, reload and find it again; and what happens when two tabs
+save from the same parent.
 """
 
 import io
@@ -33,6 +34,8 @@ STROKE_TO = (0.36, 0.48)
 SHARED_SLICES_UP = 30
 SHARED_FROM = (0.62, 0.55)
 SHARED_TO = (0.66, 0.57)
+# The task page's History section, fetched alone after each save.
+HISTORY_SECTION = re.compile(r"/tasks/\d+/history/$")
 READOUT = re.compile(r"Slice (\d+)/\d+ · \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) mm")
 
 
@@ -141,6 +144,27 @@ def findings_count(page: Page) -> int:
     return int(re.findall(r"\d+", heading.inner_text())[0])
 
 
+def history_revisions(page: Page) -> int:
+    """The count in the task page's History summary ("History: N revisions, ...")."""
+    summary = page.locator("#history > summary").inner_text()
+    match = re.match(r"History: (\d+) revisions?,", summary)
+    assert match, summary
+    return int(match[1])
+
+
+def expect_history_latest(page: Page, revision_id: int, revisions: int) -> None:
+    """The History section, as the server now renders it: the count, and the revision on top
+    with the one "latest" marker."""
+    history = page.locator("#history")
+    expect(history.locator("summary")).to_contain_text(
+        re.compile(rf"^History: {revisions} revisions?,")
+    )
+    top = history.locator("table.revisions tbody tr").first
+    expect(top).to_have_attribute("data-revision", str(revision_id))
+    expect(top.locator(".state")).to_have_text("latest")
+    expect(history.locator("table.revisions .state")).to_have_count(1)
+
+
 def test_the_built_viewer_and_its_wasm_codecs_are_served(server: str):
     """Every file of frontend/dist's manifest, and the codecs the decode worker fetches on first
     use of a compressed syntax (the LIDC frames are raw, so the pages above never ask for them),
@@ -182,7 +206,12 @@ def test_a_painted_stroke_is_saved_on_its_slice_and_shown_again_after_reload(
     paint_stroke(page, STROKE_FROM, STROKE_TO)
     expect(page.locator(".nf-findings h2")).to_have_text(f"Findings ({model_findings + 1})")
     expect(state).to_have_attribute("data-state", "dirty")
+    revisions = history_revisions(page)
+    page.evaluate("window.nfSamePage = true")
     revision_id = save_and_wait(page)
+    # The page's History section follows the save, without a reload.
+    expect_history_latest(page, revision_id, revisions + 1)
+    assert page.evaluate("window.nfSamePage === true")
 
     task = api_get(server, lidc_case, f"tasks/{lidc_case.task_id}/").json()
     assert task["latest_revision"]["id"] == revision_id
@@ -321,6 +350,38 @@ def test_a_save_from_a_stale_tab_is_told_of_the_conflict_and_can_keep_its_versio
     latest = api_get(server, lidc_case, f"tasks/{lidc_case.task_id}/").json()["latest_revision"]
     assert latest["parent_id"] == saved_first
     assert saved_first != parent["id"]
+    # The stale tab's History shows the server's revisions: the other tab's, then its own on top.
+    rows = second.locator("#history table.revisions tbody tr")
+    expect(rows.nth(0)).to_have_attribute("data-revision", str(latest["id"]))
+    expect(rows.nth(1)).to_have_attribute("data-revision", str(saved_first))
+
+
+def test_the_history_stays_folded_and_keeps_its_rows_when_a_refresh_fails(
+    server: str, lidc_case: Case, page: Page
+):
+    sign_in_and_open(page, server, lidc_case)
+    history = page.locator("#history")
+    revisions = history_revisions(page)
+    history.locator("summary").click()  # the radiologist folds it away
+    expect(history).to_have_js_property("open", False)
+    page.evaluate("window.scrollTo(0, 0)")  # back to the viewer, where the strokes go
+
+    page.route(HISTORY_SECTION, lambda route: route.fulfill(status=500, body="down"))
+    paint_stroke(page, (0.30, 0.40), (0.32, 0.42))
+    with page.expect_console_message(
+        lambda m: "History section was not refreshed" in m.text
+    ) as warned:
+        save_and_wait(page)
+    assert warned.value.type == "warning"
+    assert warned.value.text.endswith("the server answered 500")
+    assert history_revisions(page) == revisions
+    expect(page.locator(".nf-toast-error")).to_have_count(0)
+
+    page.unroute(HISTORY_SECTION)
+    paint_stroke(page, (0.62, 0.40), (0.64, 0.42))
+    revision_id = save_and_wait(page)
+    expect_history_latest(page, revision_id, revisions + 2)
+    expect(history).to_have_js_property("open", False)
 
 
 def red_pixels(image: np.ndarray) -> int:

@@ -458,8 +458,10 @@ export class Viewer {
     const revision = this.shown;
     this.saver = new Saver(this.api, this.config.taskId, task.latest_revision?.id ?? null, () => this.snapshot(), {
       onState: (state, detail) => this.showSaveState(state, detail),
-      onSaved: () => {
+      onSaved: (saved) => {
         this.serverFindingIds = new Set(this.savingFindingIds);
+        // The page's History section follows (ui/history.ts).
+        this.root.dispatchEvent(new CustomEvent("nf:revision-saved", { detail: { revisionId: saved.id } }));
         // A first save moves a new or reworked task to in progress: follow (submit turns on).
         if (this.access.mode === "annotate" && this.task?.state !== "in_progress") void this.refreshTask();
       },
@@ -672,6 +674,7 @@ export class Viewer {
     this.reviewPanel.showError(null);
     try {
       this.applyTask(await this.api.startReview(this.config.taskId));
+      this.root.dispatchEvent(new CustomEvent("nf:task-changed"));
       this.toasts.show("Review started: edits you save become your revision.", "ok");
     } catch (error) {
       this.reviewPanel.showError(errorText(error));
@@ -702,6 +705,7 @@ export class Viewer {
         decision === "accept" ? await this.api.accept(id, request) : decision === "rework" ? await this.api.sendToRework(id, request) : await this.api.releaseReview(id);
       this.decided = true;
       this.applyTask(task);
+      this.root.dispatchEvent(new CustomEvent("nf:task-changed"));
       const done = decision === "accept" ? "Accepted." : decision === "rework" ? "Sent back for rework." : "Released to the review queue.";
       this.toasts.show(lost ? `${done} ${lost} comment(s) on erased findings were not sent.` : done, "ok");
     } catch (error) {
@@ -1116,6 +1120,7 @@ export class Viewer {
       const task = await this.api.submit(this.config.taskId);
       this.toasts.show(`Submitted for review (${stateLabel(task.state)}).`, "ok");
       this.applyTask(task);
+      this.root.dispatchEvent(new CustomEvent("nf:task-changed"));
     } catch (error) {
       this.toasts.error(error);
     }
