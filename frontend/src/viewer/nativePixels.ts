@@ -106,35 +106,51 @@ export function seriesPixelSpecs(instances: readonly DicomJson[]): Map<DicomJson
 /** Decode one native little-endian frame; null when its bytes or values do not fit `spec`. */
 export function decodeNative(bytes: Uint8Array, spec: PixelSpec): DecodedFrame | null {
   const count = spec.rows * spec.columns;
-  const bytesPerSample = spec.bitsAllocated / 8;
-  if (bytes.length !== count * bytesPerSample) return null;
+  if (count === 0 || bytes.length !== (count * spec.bitsAllocated) / 8) return null;
   const stored = storedValues(bytes, spec, count);
-  const shift = spec.signed && spec.bitsStored < 32 ? 32 - spec.bitsStored : 0;
-  let storedMin = Infinity;
-  let storedMax = -Infinity;
-  for (let i = 0; i < count; i++) {
-    const v = shift ? ((stored[i] ?? 0) << shift) >> shift : (stored[i] ?? 0);
-    if (v < storedMin) storedMin = v;
-    if (v > storedMax) storedMax = v;
-  }
-  const scaled = spec.slope !== null && spec.intercept !== null;
+  const pixels = spec.type === "Int16Array" ? new Int16Array(count) : spec.type === "Uint16Array" ? new Uint16Array(count) : new Uint8Array(count);
   const slope = spec.slope ?? 1;
   const intercept = spec.intercept ?? 0;
+  // One pass: rescale into `pixels` and find the stored range (a typed array wraps what does
+  // not fit, so the range decides afterwards whether the frame is kept).
+  const shift = spec.signed && spec.bitsStored < 16 ? 32 - spec.bitsStored : 0;
+  const [storedMin, storedMax] = shift ? rescaleSignExtended(stored, pixels, slope, intercept, shift) : rescale(stored, pixels, slope, intercept);
   const ends = [storedMin * slope + intercept, storedMax * slope + intercept];
   const min = Math.min(...ends);
   const max = Math.max(...ends);
   const [lowest, highest] = RANGE[spec.type];
-  if (count === 0 || min < lowest || max > highest) return null;
-  const pixels = spec.type === "Int16Array" ? new Int16Array(count) : spec.type === "Uint16Array" ? new Uint16Array(count) : new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const v = shift ? ((stored[i] ?? 0) << shift) >> shift : (stored[i] ?? 0);
+  if (min < lowest || max > highest) return null;
+  return { pixels, type: spec.type, min, max, scaled: spec.slope !== null && spec.intercept !== null, slope: spec.slope, intercept: spec.intercept };
+}
+
+type Samples = Int16Array | Uint16Array | Uint8Array;
+
+function rescale(stored: Samples, pixels: Samples, slope: number, intercept: number): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < stored.length; i++) {
+    const v = stored[i] as number;
+    if (v < min) min = v;
+    if (v > max) max = v;
     pixels[i] = v * slope + intercept;
   }
-  return { pixels, type: spec.type, min, max, scaled, slope: spec.slope, intercept: spec.intercept };
+  return [min, max];
+}
+
+function rescaleSignExtended(stored: Samples, pixels: Samples, slope: number, intercept: number, shift: number): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < stored.length; i++) {
+    const v = ((stored[i] as number) << shift) >> shift;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    pixels[i] = v * slope + intercept;
+  }
+  return [min, max];
 }
 
 /** The frame's samples as stored (a view where alignment allows, else a copy). */
-function storedValues(bytes: Uint8Array, spec: PixelSpec, count: number): ArrayLike<number> {
+function storedValues(bytes: Uint8Array, spec: PixelSpec, count: number): Samples {
   if (spec.bitsAllocated === 8) return bytes;
   const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
   return spec.signed ? new Int16Array(aligned.buffer, aligned.byteOffset, count) : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
