@@ -4,7 +4,7 @@ import math
 from typing import Any
 
 from annotations.errors import GridMismatch
-from annotations.labelmaps import Labelmap, LabelmapHeader
+from annotations.labelmaps import LabelmapHeader
 from config.errors import PlatformError
 from projects.schema import parse_schema
 
@@ -17,7 +17,7 @@ class InvalidFindings(PlatformError):
 
 
 def validate_findings(
-    findings: Any, schema_json: dict[str, Any], labelmap: Labelmap
+    findings: Any, schema_json: dict[str, Any], grid: LabelmapHeader
 ) -> list[dict[str, Any]]:
     """Check shape and values; returns the findings as stored. Raises InvalidFindings."""
     if not isinstance(findings, list):
@@ -27,9 +27,7 @@ def validate_findings(
     schema = parse_schema(schema_json)
     segments = {segment.index for segment in schema.segments}
     choices = {attribute.name: attribute.choices for attribute in schema.attributes}
-    return [
-        _finding(i, item, segments, choices, labelmap.header) for i, item in enumerate(findings)
-    ]
+    return [_finding(i, item, segments, choices, grid) for i, item in enumerate(findings)]
 
 
 def _finding(

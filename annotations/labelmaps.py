@@ -132,21 +132,35 @@ def _box(value: object, shape: tuple[int, int, int]) -> Box:
 
 def decode(payload: bytes, *, max_voxels: int) -> Labelmap:
     """Decode and verify a payload; the inflated size is bounded before inflating."""
+    header, box, inflated = _verified(payload, max_voxels)
+    if box is None:
+        return Labelmap(header=header, voxels=inflated.reshape(header.shape))
+    z0, y0, x0, z1, y1, x1 = box
+    voxels = np.zeros(header.shape, dtype=np.uint8)
+    voxels[z0:z1, y0:y1, x0:x1] = inflated.reshape(z1 - z0, y1 - y0, x1 - x0)
+    return Labelmap(header=header, voxels=voxels)
+
+
+def verify(payload: bytes, *, max_voxels: int) -> LabelmapHeader:
+    """decode()'s checks without building the grid: a save stores the payload as it came."""
+    header, _, _ = _verified(payload, max_voxels)
+    return header
+
+
+def _verified(payload: bytes, max_voxels: int) -> tuple[LabelmapHeader, Box | None, np.ndarray]:
+    """The header, the box (None: every voxel is sent) and the voxels sent, checksum checked."""
     header, box = _read_header(payload)
     if header.voxel_count > max_voxels:
         raise InvalidLabelmap(f"labelmap has {header.voxel_count} voxels, over {max_voxels}")
     body = memoryview(payload)[10 + len(_header_bytes(payload)) :]
     if box is None:
-        voxels, digest = _inflate(body, header.voxel_count, "shape")
+        inflated, digest = _inflate(body, header.voxel_count, "shape")
     else:
         z0, y0, x0, z1, y1, x1 = box
-        inside, digest = _inflate(body, (z1 - z0) * (y1 - y0) * (x1 - x0), "box")
-        voxels = np.zeros(header.voxel_count, dtype=np.uint8)
-        grid = voxels.reshape(header.shape)
-        grid[z0:z1, y0:y1, x0:x1] = inside.reshape(z1 - z0, y1 - y0, x1 - x0)
+        inflated, digest = _inflate(body, (z1 - z0) * (y1 - y0) * (x1 - x0), "box")
     if digest.hexdigest() != header.sha256:
         raise InvalidLabelmap("labelmap checksum does not match its voxels")
-    return Labelmap(header=header, voxels=voxels.reshape(header.shape))
+    return header, box, inflated
 
 
 def _inflate(body: memoryview, count: int, extent: str) -> tuple[np.ndarray, "Hash"]:

@@ -20,14 +20,20 @@ def task_counts(project: Project) -> dict[str, int]:
 
 def tasks_visible_to(user: User) -> QuerySet[Task]:
     """Leads and reviewers see their projects' tasks; annotators see the tasks assigned to them."""
-    tasks = Task.objects.select_related("series__study", "project", "latest_revision")
+    # The series' gzipped metadata (hundreds of KB) is served by DICOMweb, never from a task.
+    tasks = Task.objects.select_related("series__study", "project", "latest_revision").defer(
+        "series__metadata_gz"
+    )
     if user.is_site_admin:
         return tasks
+    # Subqueries, not joins: no duplicate rows, so no DISTINCT over the wide joined rows (a
+    # task page, every save and every labelmap fetch ask this).
     overseen = Membership.objects.filter(user=user, role__in=(Role.LEAD, Role.REVIEWER))
+    member_of = Membership.objects.filter(user=user)
     return tasks.filter(
         Q(project__in=overseen.values("project"))
-        | Q(assignee=user, project__memberships__user=user)
-    ).distinct()
+        | Q(assignee=user, project__in=member_of.values("project"))
+    )
 
 
 def task_for(user: User, task_id: int) -> Task:

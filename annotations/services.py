@@ -270,7 +270,7 @@ def save_revision(
     *, task: Task, author: User, parent_id: int | None, payload: bytes, findings: Any
 ) -> Revision:
     """Append a revision to the task, refusing it if someone saved since `parent_id`."""
-    task = Task.objects.select_for_update().get(pk=task.pk)
+    task = _locked_for_saving(task)
     actors = actors_of(author, task)
     reviewing = task.state == TaskState.IN_REVIEW and task.reviewer_id == author.pk
     if Actor.ASSIGNEE not in actors and not (reviewing and Actor.REVIEWER in actors):
@@ -306,7 +306,7 @@ def save_model_revision(
     *, task: Task, model_version_id: int, payload: bytes, findings: Any
 ) -> Revision:
     """Append a model-authored revision: a pre-annotation, never over a person's work."""
-    task = Task.objects.select_for_update().get(pk=task.pk)
+    task = _locked_for_saving(task)
     latest = task.latest_revision
     if latest is not None and latest.author_id is not None:
         raise RevisionConflict(latest_id=latest.pk)
@@ -329,6 +329,17 @@ def save_model_revision(
     return revision
 
 
+def _locked_for_saving(task: Task) -> Task:
+    """The task, locked, with the series and project a save is checked against (in the same
+    query, and without the series' gzipped metadata, hundreds of KB a save never reads)."""
+    return (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("series", "project")
+        .defer("series__metadata_gz")
+        .get(pk=task.pk)
+    )
+
+
 def _append(
     *, task: Task, parent_id: int | None, payload: bytes, findings: Any, **author: Any
 ) -> Revision:
@@ -339,8 +350,8 @@ def _append(
         )
     series = task.series
     check_grid(labelmaps.read_header(payload), series)
-    labelmap = labelmaps.decode(payload, max_voxels=_voxels(series))
-    findings = validate_findings(findings, task.project.label_schema, labelmap)
+    header = labelmaps.verify(payload, max_voxels=_voxels(series))
+    findings = validate_findings(findings, task.project.label_schema, header)
     digest = hashlib.sha256(payload).hexdigest()
     name = default_storage.save(
         f"labelmaps/{task.project_id}/{task.pk}/{digest}.nflm", ContentFile(payload)

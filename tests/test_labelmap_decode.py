@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from annotations.labelmaps import InvalidLabelmap, LabelmapHeader, decode, encode
+from annotations.labelmaps import InvalidLabelmap, LabelmapHeader, decode, encode, verify
 
 SHAPE = (3, 40, 50)
 
@@ -149,3 +149,25 @@ def test_the_checksum_of_a_box_payload_covers_the_voxels_in_the_box():
     payload = encode(voxels, header())
     head = json.loads(payload[10 : 10 + struct.unpack("<I", payload[6:10])[0]])
     assert head["sha256"] == hashlib.sha256(voxels[1:2, 2:4, 3:6].tobytes()).hexdigest()
+
+
+def test_verify_refuses_what_decode_refuses_and_gives_the_header_of_what_it_accepts():
+    """A save checks the payload with verify() (no 36 MB grid built): the same checks."""
+    voxels = np.zeros(SHAPE, dtype=np.uint8)
+    voxels[0, 0, 0] = 1
+    bad = [
+        payload_of(bytes(6000), sha256="0" * 64),
+        payload_of(bytes(6000), body=b"not gzip at all" * 10),
+        payload_of(bytes(5999)),
+        box_payload(voxels, [0, 0, 0, 1, 1, 1], sha256=hashlib.sha256(b"\0").hexdigest()),
+        box_payload(np.zeros(SHAPE, np.uint8), [0, 0, 0, 1, 2, 3], inside=bytes(7)),
+    ]
+    for payload in bad:
+        with pytest.raises(InvalidLabelmap) as by_decode:
+            decode(payload, max_voxels=10**6)
+        with pytest.raises(InvalidLabelmap, match=str(by_decode.value)):
+            verify(payload, max_voxels=10**6)
+    with pytest.raises(InvalidLabelmap, match="over 5999"):
+        verify(payload_of(bytes(6000)), max_voxels=5999)
+    payload = encode(voxels, header())
+    assert verify(payload, max_voxels=10**6) == decode(payload, max_voxels=10**6).header

@@ -128,7 +128,7 @@ def test_rasterised_readings_have_the_platforms_findings_shape(case):
         assert set(np.unique(result.labelmap)) == {0, 1}
         assert len(result.findings) == sum(not n.small for n in reading.nodules)
         labelmap = Labelmap(header=header, voxels=result.labelmap)
-        assert validate_findings(result.findings, default_schema(), labelmap)
+        assert validate_findings(result.findings, default_schema(), labelmap.header)
 
 
 def test_the_big_nodule_of_lidc_idri_0001_has_the_size_luna16_gives(case_0001):

@@ -17,6 +17,11 @@ export interface LabelmapStore {
   readonly segmentationId: string;
   /** Voxels in wire order (slice, row, column), a copy. */
   read(): Uint8Array;
+  /**
+   * Each slice's voxels in wire order: Cornerstone's own per-slice arrays, no copy (assembling
+   * a CT's 36 MB took a fifth of a save). Read them before the next edit; never write to them.
+   */
+  readSlices(): Uint8Array[];
   /** Replace all voxels from wire order and tell Cornerstone to redraw. */
   write(wire: Uint8Array): void;
   readonly sliceSize: number;
@@ -69,6 +74,14 @@ export function volumeLabelmap(volumeId: string, orientation: readonly number[])
     segmentationId: SEGMENTATION_ID,
     sliceSize,
     slices,
+    readSlices() {
+      const images = labelmap.imageIds.map((id) => cache.getImage(id));
+      return Array.from(map, (k) => {
+        const image = images[k];
+        if (!image) throw new Error("the labelmap's slices are not all in the cache");
+        return uint8Of(image);
+      });
+    },
     read() {
       const data = voxels.getCompleteScalarDataArray?.();
       if (!data) throw new Error("the labelmap has no voxel data");
@@ -84,6 +97,13 @@ export function volumeLabelmap(volumeId: string, orientation: readonly number[])
   };
 }
 
+/** A labelmap image's voxels (Cornerstone's own array). */
+function uint8Of(image: Types.IImage): Uint8Array {
+  const data = image.voxelManager?.getScalarData();
+  if (!(data instanceof Uint8Array)) throw new Error("the labelmap images are not uint8");
+  return data;
+}
+
 /** The segmentation of a stack: one derived uint8 image per source image, in stack order. */
 export function stackLabelmap(imageIds: readonly string[], orientation: readonly number[]): LabelmapStore {
   const images = imageLoader.createAndCacheDerivedLabelmapImages([...imageIds]);
@@ -96,24 +116,22 @@ export function stackLabelmap(imageIds: readonly string[], orientation: readonly
   ]);
   const first = images[0];
   const sliceSize = first ? first.rows * first.columns : 0;
-  const scalar = (image: Types.IImage): Uint8Array => {
-    const data = image.voxelManager?.getScalarData();
-    if (!(data instanceof Uint8Array)) throw new Error("the labelmap images are not uint8");
-    return data;
-  };
   return {
     segmentationId: SEGMENTATION_ID,
     sliceSize,
     slices: images.length,
+    readSlices() {
+      return Array.from(map, (k) => uint8Of(images[k] as Types.IImage));
+    },
     read() {
       const viewer = new Uint8Array(sliceSize * images.length);
-      images.forEach((image, k) => viewer.set(scalar(image), k * sliceSize));
+      images.forEach((image, k) => viewer.set(uint8Of(image), k * sliceSize));
       return ownedInWireOrder(viewer, sliceSize, map);
     },
     write(wire) {
       const viewer = fromWireOrder(wire, sliceSize, map);
       images.forEach((image, k) => {
-        scalar(image).set(viewer.subarray(k * sliceSize, (k + 1) * sliceSize));
+        uint8Of(image).set(viewer.subarray(k * sliceSize, (k + 1) * sliceSize));
         image.voxelManager?.modifiedSlices.add(0);
       });
       segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(SEGMENTATION_ID);

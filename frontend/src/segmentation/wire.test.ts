@@ -242,6 +242,17 @@ describe("encodeLabelmap", () => {
     expect(Array.from((await decodeLabelmap(payload)).voxels)).toEqual(Array.from(voxels));
   });
 
+  test("one array per slice encodes to the same bytes as one array, and must hold the grid's slices", async () => {
+    const voxels = new Uint8Array(24);
+    voxels[1 * 12 + 1 * 4 + 1] = 3;
+    voxels[1 * 12 + 2 * 4 + 2] = 1;
+    const slices = [voxels.slice(0, 12), voxels.slice(12)];
+    expect(nonZeroBox(slices, [2, 3, 4])).toEqual(nonZeroBox(voxels, [2, 3, 4]));
+    expect(Array.from(await encodeLabelmap(slices, GRID))).toEqual(Array.from(await encodeLabelmap(voxels, GRID)));
+    await expect(encodeLabelmap([voxels.slice(0, 12)], GRID)).rejects.toThrow(InvalidLabelmap);
+    await expect(encodeLabelmap([voxels.slice(0, 12), voxels.slice(12, 20)], GRID)).rejects.toThrow(InvalidLabelmap);
+  });
+
   test("an empty labelmap sends an empty box", async () => {
     const payload = await encodeLabelmap(new Uint8Array(24), GRID);
     expect(readHeader(payload).box).toEqual([0, 0, 0, 0, 0, 0]);

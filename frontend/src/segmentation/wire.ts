@@ -35,6 +35,24 @@ export class InvalidLabelmap extends Error {
   override readonly name = "InvalidLabelmap";
 }
 
+/**
+ * A labelmap's voxels on its grid: one array in C order (slice, row, column), or one array per
+ * slice in that order (the viewer's own per-slice buffers, read without assembling a copy).
+ */
+export type Voxels = Uint8Array | readonly Uint8Array[];
+
+/** Slice z of `voxels` (a view, no copy). */
+function sliceOf(voxels: Voxels, sliceSize: number): (z: number) => Uint8Array {
+  if (voxels instanceof Uint8Array) return (z) => voxels.subarray(z * sliceSize, (z + 1) * sliceSize);
+  return (z) => voxels[z] ?? new Uint8Array(sliceSize);
+}
+
+function checkVoxels(voxels: Voxels, shape: Triple): void {
+  const [slices, rows, columns] = shape;
+  const fits = voxels instanceof Uint8Array ? voxels.length === voxelCount(shape) : voxels.length === slices && voxels.every((slice) => slice.length === rows * columns);
+  if (!fits) throw new InvalidLabelmap(`voxels must hold ${voxelCount(shape)} bytes for shape ${shape.join("x")}`);
+}
+
 export function voxelCount(shape: Triple): number {
   return shape[0] * shape[1] * shape[2];
 }
@@ -44,12 +62,8 @@ export function voxelCount(shape: Triple): number {
  * around the non-zero voxels is compressed (compression 2): a nodule labelmap is nearly all
  * background, and gzipping 35 MB of it took longer than the rest of a save put together.
  */
-export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Promise<Uint8Array> {
-  if (voxels.length !== voxelCount(grid.shape)) {
-    throw new InvalidLabelmap(
-      `voxels must hold ${voxelCount(grid.shape)} bytes for shape ${grid.shape.join("x")}, not ${voxels.length}`,
-    );
-  }
+export async function encodeLabelmap(voxels: Voxels, grid: GridHeader): Promise<Uint8Array> {
+  checkVoxels(voxels, grid.shape);
   if (grid.direction.length !== 9) throw new InvalidLabelmap("direction must hold 9 numbers");
   const box = nonZeroBox(voxels, grid.shape);
   const inside = cropToBox(voxels, grid.shape, box);
@@ -78,59 +92,78 @@ export async function encodeLabelmap(voxels: Uint8Array, grid: GridHeader): Prom
 }
 
 /** The smallest box holding every non-zero voxel (EMPTY_BOX when there is none). */
-export function nonZeroBox(voxels: Uint8Array, shape: Triple): Box {
+export function nonZeroBox(voxels: Voxels, shape: Triple): Box {
   const [slices, rows, columns] = shape;
-  const isZero = zeroTest(voxels);
-  let [z0, y0, x0, z1, y1, x1] = [slices, rows, columns, 0, 0, 0];
+  const slice = sliceOf(voxels, rows * columns);
+  // [y0, x0, y1, x1] over all slices so far.
+  const extent = [rows, columns, 0, 0];
+  let [z0, z1] = [slices, 0];
   for (let z = 0; z < slices; z++) {
-    const slice = z * rows * columns;
-    if (isZero(slice, slice + rows * columns)) continue;
+    if (!addNonZero(slice(z), columns, extent)) continue;
     z0 = Math.min(z0, z);
     z1 = z + 1;
-    for (let y = 0; y < rows; y++) {
-      const row = slice + y * columns;
-      if (isZero(row, row + columns)) continue;
-      y0 = Math.min(y0, y);
-      y1 = Math.max(y1, y + 1);
-      let first = 0;
-      while (voxels[row + first] === 0) first++;
-      let last = columns - 1;
-      while (voxels[row + last] === 0) last--;
-      x0 = Math.min(x0, first);
-      x1 = Math.max(x1, last + 1);
-    }
   }
+  const [y0, x0, y1, x1] = extent as [number, number, number, number];
   return z1 === 0 ? EMPTY_BOX : [z0, y0, x0, z1, y1, x1];
 }
 
-/** Whether voxels[start, end) are all 0, reading four bytes at a time where aligned. */
-function zeroTest(voxels: Uint8Array): (start: number, end: number) => boolean {
-  const lead = (4 - (voxels.byteOffset % 4)) % 4;
-  const words = new Uint32Array(voxels.buffer, voxels.byteOffset + lead, Math.max(0, voxels.length - lead) >> 2);
-  return (start, end) => {
-    let i = start;
-    for (; i < end && (i - lead) % 4 !== 0; i++) if (voxels[i] !== 0) return false;
-    const wordEnd = lead + (((end - lead) >> 2) << 2);
-    for (let w = (i - lead) >> 2; i + 4 <= end && i < wordEnd; i += 4, w++) if (words[w] !== 0) return false;
-    for (; i < end; i++) if (voxels[i] !== 0) return false;
-    return true;
-  };
+/**
+ * Widen `extent` ([y0, x0, y1, x1]) to the non-zero voxels of one slice; whether it has any.
+ * A row is tested four voxels at a time (a nodule labelmap is nearly all zeros); only a row
+ * with labels is searched, from both ends, for its first and last.
+ */
+function addNonZero(plane: Uint8Array, columns: number, extent: number[]): boolean {
+  const rows = Math.floor(plane.length / columns);
+  const words = plane.byteOffset % 4 === 0 && columns % 4 === 0 ? new Uint32Array(plane.buffer, plane.byteOffset, plane.length >> 2) : null;
+  const wordsPerRow = columns >> 2;
+  let found = false;
+  for (let y = 0; y < rows; y++) {
+    const row = y * columns;
+    let labelled = false;
+    if (words) {
+      for (let w = y * wordsPerRow, end = w + wordsPerRow; w < end; w++) {
+        if (words[w] !== 0) {
+          labelled = true;
+          break;
+        }
+      }
+    } else {
+      for (let k = row, end = row + columns; k < end; k++) {
+        if (plane[k] !== 0) {
+          labelled = true;
+          break;
+        }
+      }
+    }
+    if (!labelled) continue;
+    found = true;
+    let first = 0;
+    while (plane[row + first] === 0) first++;
+    let last = columns - 1;
+    while (plane[row + last] === 0) last--;
+    if (y < (extent[0] as number)) extent[0] = y;
+    if (first < (extent[1] as number)) extent[1] = first;
+    if (y + 1 > (extent[2] as number)) extent[2] = y + 1;
+    if (last + 1 > (extent[3] as number)) extent[3] = last + 1;
+  }
+  return found;
 }
 
-/** The voxels inside `box`, C order (a view when the box spans whole slices). */
-export function cropToBox(voxels: Uint8Array, shape: Triple, box: Box): Uint8Array {
+/** The voxels inside `box`, C order (a view when the box spans whole slices of one array). */
+export function cropToBox(voxels: Voxels, shape: Triple, box: Box): Uint8Array {
   const [, rows, columns] = shape;
   const [z0, y0, x0, z1, y1, x1] = box;
-  if (y0 === 0 && x0 === 0 && y1 === rows && x1 === columns) {
+  if (voxels instanceof Uint8Array && y0 === 0 && x0 === 0 && y1 === rows && x1 === columns) {
     return voxels.subarray(z0 * rows * columns, z1 * rows * columns);
   }
+  const slice = sliceOf(voxels, rows * columns);
   const width = x1 - x0;
   const out = new Uint8Array((z1 - z0) * (y1 - y0) * width);
   let at = 0;
   for (let z = z0; z < z1; z++) {
+    const plane = slice(z);
     for (let y = y0; y < y1; y++) {
-      const row = (z * rows + y) * columns;
-      out.set(voxels.subarray(row + x0, row + x1), at);
+      out.set(plane.subarray(y * columns + x0, y * columns + x1), at);
       at += width;
     }
   }

@@ -1085,7 +1085,7 @@ export class Viewer {
       this.findingsTimer = null;
       this.recomputeFindings();
     }
-    const voxels = this.store.read();
+    const voxels = this.store.readSlices();
     const signature = this.signature;
     const snapshot = { labelmap: await encodeLabelmap(voxels, this.wire), findings: this.findings };
     this.savingFindingIds = this.findings.map((f) => f.id);
