@@ -17,6 +17,7 @@ from annotations.forms import AssignForm, CreateTasksForm, WorkflowForm
 from annotations.models import Task, TaskState
 from config.errors import PlatformError
 from imaging.models import Series, Study
+from imaging.selectors import opening_slice
 from projects.models import Project
 from projects.permissions import Action, can, require
 from projects.selectors import project_for, roles_of
@@ -44,6 +45,7 @@ def task_page(request: HttpRequest, task_id: int) -> HttpResponse:
     context = {
         **_history_context(request, task),
         "dicomweb_root": f"/dicomweb/projects/{task.project_id}",
+        "opening_slice": opening_slice(task.series),
     }
     return render(request, "annotations/task.html", context)
 

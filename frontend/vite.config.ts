@@ -28,6 +28,8 @@ export default defineConfig({
       input: {
         main: "src/main.ts",
         pages: "src/pages.ts",
+        // The same styles alone, for the task page (which needs no htmx).
+        pagesStyle: "src/pages.css",
         dashboard: "src/dashboard.ts",
       },
       output: {

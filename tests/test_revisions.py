@@ -197,6 +197,9 @@ def test_task_page_mounts_the_viewer(task, team, client):
     page = client.get(f"/tasks/{task.pk}/").content.decode()
     assert f'data-task-id="{task.pk}"' in page
     assert f'data-dicomweb-root="/dicomweb/projects/{team.project.pk}"' in page
+    # The pages' styles, not their htmx: its start-up pass over the page would delay the viewer.
+    assert re.search(r'<link rel="stylesheet" href="/static/assets/pagesStyle-[^"]+\.css"', page)
+    assert "assets/pages-" not in page
     client.force_login(team.outsider)
     assert client.get(f"/tasks/{task.pk}/").status_code == 404
 

@@ -1,6 +1,6 @@
 // Viewer entry: the Django task page renders
 //   <div id="viewer" data-task-id data-api-root data-dicomweb-root data-study-uid data-series-uid
-//        data-autosave-seconds data-revision-id>
+//        data-opening-slice data-autosave-seconds data-revision-id>
 // and the History section (<details id="history" data-refresh-url>), which follows the viewer's saves.
 // This module stays small; Cornerstone and the viewer load as a separate chunk.
 import { parseRevisionId } from "./review/mode";
@@ -17,6 +17,8 @@ export interface MountConfig {
   /** The series' UIDs (empty when the page does not give them: then the task says). */
   readonly studyUid: string;
   readonly seriesUid: string;
+  /** The SOPInstanceUID of the slice the viewer opens on, when the page names it (fetched at once). */
+  readonly openingSlice: string;
   readonly autosaveSeconds: number;
   /** A past revision to show read-only (the page's ?revision=); null: the latest, to work on. */
   readonly revisionId: number | null;
@@ -36,6 +38,7 @@ export function readConfig(root: HTMLElement): MountConfig | string {
     dicomwebRoot,
     studyUid: root.dataset["studyUid"] ?? "",
     seriesUid: root.dataset["seriesUid"] ?? "",
+    openingSlice: root.dataset["openingSlice"] ?? "",
     autosaveSeconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 30,
     revisionId,
   };

@@ -253,10 +253,11 @@ def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_by
     server: str, lidc_case: Case, page: Page
 ):
     """The frames go out from the entry module before Cornerstone has loaded: the first alone from
-    the page, the rest from its fetch worker as series pixel data, a few instances per request,
-    each instance once. Cornerstone's image loader takes them from there and asks for no frame
-    itself (its requests would be XHRs). The series' metadata is asked once: the page preloads
-    it and the entry module's fetch takes that response."""
+    the page (the slice it opens on, which the page names), the rest from its fetch worker as
+    series pixel data, a few instances per request, each instance once. Cornerstone's image
+    loader takes them from there and asks for no frame itself (its requests would be XHRs). The
+    series' metadata is asked once: the page preloads it and the entry module's fetch takes that
+    response."""
     frames: list[tuple[str, str]] = []
     pixeldata: list[tuple[str, str]] = []
     metadata: list[str] = []
@@ -273,6 +274,8 @@ def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_by
     sign_in_and_open(page, server, lidc_case)
     assert len(frames) == 1, f"{len(frames)} frame requests"
     listed = [frames[0][0].rsplit("/instances/", 1)[1].split("/")[0]]
+    # The page named that slice (imaging.selectors.opening_slice): it went out with the metadata.
+    assert listed[0] == page.locator("#viewer").get_attribute("data-opening-slice")
     for url, _ in pixeldata:
         listed += parse_qs(urlsplit(url).query)["SOPInstanceUID"][0].split(",")
     assert len(listed) == len(set(listed)) == lidc_case.slices, "an instance asked twice or never"

@@ -65,6 +65,20 @@ describe("FramePrefetch", () => {
     expect(given).toEqual([["b", "c"]]);
   });
 
+  test("the first frame comes from the page's early request when it named that frame, else is asked for", async () => {
+    const net = gatedFetch();
+    const early = { url: "a", body: Promise.resolve({ contentType: "early", bytes: new Uint8Array([1]) }) };
+    const given: string[][] = [];
+    const prefetch = new FramePrefetch(["a", "b"], (urls) => given.push([...urls]), net.fetcher, new Map(), early);
+    expect((await prefetch.peek("a"))?.contentType).toBe("early");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(net.asked).toEqual([]);
+    expect(given).toEqual([["b"]]);
+    const other = gatedFetch();
+    new FramePrefetch(["c", "a"], () => undefined, other.fetcher, new Map(), early);
+    expect(other.asked).toEqual(["c"]);
+  });
+
   test("a repeated URL is asked once", async () => {
     const net = gatedFetch();
     new FramePrefetch(["a", "a", "b", "b"], fetchHere(net.fetcher), net.fetcher);

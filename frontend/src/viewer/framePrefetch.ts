@@ -21,15 +21,21 @@ import type { DicomJson, Frame } from "./series";
  */
 export type FrameSource = (urls: readonly string[], deliver: (url: string, body: FrameBody | null) => void, specs: ReadonlyMap<string, PixelSpec>) => void;
 
+/** A frame requested before the series' frames were known (the page named it). */
+export interface EarlyFrame {
+  readonly url: string;
+  readonly body: Promise<FrameBody | null>;
+}
+
 export class FramePrefetch {
   private readonly bodies = new Map<string, Promise<FrameBody | null>>();
 
   /**
    * Request `urls` in their order, a repeated URL once: the first from this thread at once
    * (the frame on screen: nothing competes with it for the server or the network), then all
-   * the rest from `source`.
+   * the rest from `source`. The first is `early`'s request when it asked for that frame.
    */
-  constructor(urls: readonly string[], source: FrameSource, fetcher: typeof fetch = fetch, specs: ReadonlyMap<string, PixelSpec> = new Map()) {
+  constructor(urls: readonly string[], source: FrameSource, fetcher: typeof fetch = fetch, specs: ReadonlyMap<string, PixelSpec> = new Map(), early: EarlyFrame | null = null) {
     const settle = new Map<string, (body: FrameBody | null) => void>();
     for (const url of urls) {
       if (!this.bodies.has(url)) this.bodies.set(url, new Promise((resolve) => settle.set(url, resolve)));
@@ -40,7 +46,8 @@ export class FramePrefetch {
     };
     const [first, ...rest] = settle.keys();
     if (first === undefined) return;
-    void fetchFrame(first, fetcher).then((body) => {
+    const firstBody = early?.url === first ? early.body : fetchFrame(first, fetcher);
+    void firstBody.then((body) => {
       deliver(first, body);
       if (rest.length > 0) source(rest, deliver, specs);
     });

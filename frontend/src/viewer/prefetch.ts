@@ -7,7 +7,8 @@
 import { AnnotationsApi, ApiError, errorFromResponse } from "../api/client";
 import type { Revision, Task } from "../api/types";
 import { decodeLabelmap, type Labelmap } from "../segmentation/wire";
-import { FramePrefetch, fetchHere, frameSpecs, frameUrls, type FrameSource } from "./framePrefetch";
+import { FramePrefetch, fetchHere, frameSpecs, frameUrls, type EarlyFrame, type FrameSource } from "./framePrefetch";
+import { fetchFrame } from "./frameRequest";
 import { fetchInWorker } from "./frameWorker";
 import { framesFromMetadata, seriesUrl, type DicomJson } from "./series";
 
@@ -20,6 +21,11 @@ export interface PrefetchConfig {
   /** The series' UIDs, when the page gives them: its metadata need not wait for the task. */
   readonly studyUid?: string;
   readonly seriesUid?: string;
+  /**
+   * The slice the viewer opens on, as the page names it (imaging.selectors.opening_slice): its
+   * frame is requested now, beside the metadata, instead of once the metadata has named it.
+   */
+  readonly openingSlice?: string;
 }
 
 export interface Prefetched {
@@ -59,13 +65,22 @@ export function prefetch(
   let decoded: Promise<Labelmap | null> | null = null;
   const labelmap = (): Promise<Labelmap | null> => (decoded ??= labelmapBytes.then((bytes) => (bytes === null ? null : decodeLabelmap(bytes))));
   const revisions = api.revisions(config.taskId);
+  const opening = openingFrame(config, fetcher);
   const frames = metadata.then(({ base, instances }) => {
     const series = framesFromMetadata(instances, base).frames;
-    return new FramePrefetch(frameUrls(series), frameSource, fetcher, frameSpecs(series, instances));
+    return new FramePrefetch(frameUrls(series), frameSource, fetcher, frameSpecs(series, instances), opening);
   });
   // Awaited later, by the viewer; until then a failure is not an unhandled rejection.
   for (const promise of [task, metadata, labelmapBytes, revisions, frames]) promise.catch(() => undefined);
   return { task, metadata, labelmap, revisions, frames };
+}
+
+/** The opening slice's frame, requested now (null when the page does not name it). */
+function openingFrame(config: PrefetchConfig, fetcher: typeof fetch): EarlyFrame | null {
+  const { studyUid, seriesUid, openingSlice } = config;
+  if (!studyUid || !seriesUid || !openingSlice) return null;
+  const url = `${seriesUrl(config.dicomwebRoot, studyUid, seriesUid, window.location.origin)}/instances/${openingSlice}/frames/1`;
+  return { url, body: fetchFrame(url, fetcher) };
 }
 
 async function seriesMetadata(dicomwebRoot: string, study: string, series: string, fetcher: typeof fetch): Promise<{ base: string; instances: DicomJson[] }> {
