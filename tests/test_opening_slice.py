@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def stored(datasets) -> Series:
-    project = ProjectFactory(deidentify=False)
+    project = ProjectFactory.create(deidentify=False)
     ingest_batch(project=project, items=[(f"f{i}", to_bytes(d)) for i, d in enumerate(datasets)])
     return Series.objects.get(project=project)
 
