@@ -66,6 +66,13 @@ def viewport_image(page: Page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
 
 
+def redness(image: np.ndarray, fraction: tuple[float, float]) -> float:
+    """How much redder than grey a 9x9 patch of `image` is around a point (fractions of w, h)."""
+    x0, y0 = (round(f * n) for f, n in zip(fraction, image.shape[1::-1], strict=True))
+    patch = image[y0 - 4 : y0 + 5, x0 - 4 : x0 + 5]
+    return float((patch[..., 0] - patch[..., 1:].mean(axis=-1)).mean())
+
+
 def at(page: Page, fraction: tuple[float, float]) -> tuple[float, float]:
     box = page.locator(".nf-viewport").first.bounding_box()
     assert box is not None
@@ -206,6 +213,7 @@ def test_a_painted_stroke_is_saved_on_its_slice_and_shown_again_after_reload(
     paint_stroke(page, STROKE_FROM, STROKE_TO)
     expect(page.locator(".nf-findings h2")).to_have_text(f"Findings ({model_findings + 1})")
     expect(state).to_have_attribute("data-state", "dirty")
+    assert redness(viewport_image(page), STROKE_FROM) > redness(before, STROKE_FROM) + 30
     revisions = history_revisions(page)
     page.evaluate("window.nfSamePage = true")
     revision_id = save_and_wait(page)
@@ -240,13 +248,8 @@ def test_a_painted_stroke_is_saved_on_its_slice_and_shown_again_after_reload(
     assert findings_count(page) == model_findings + 1
     scroll_up(page, SLICES_UP)
     assert world_under(page, STROKE_FROM)[0] == start_slice
-    after = viewport_image(page)
     # Under the stroke the overlay tints the lung in the segment's colour (red).
-    x0, y0 = (round(f * n) for f, n in zip(STROKE_FROM, before.shape[1::-1], strict=True))
-    patch = (slice(y0 - 4, y0 + 5), slice(x0 - 4, x0 + 5))
-    red_before = (before[patch][..., 0] - before[patch][..., 1:].mean(axis=-1)).mean()
-    red_after = (after[patch][..., 0] - after[patch][..., 1:].mean(axis=-1)).mean()
-    assert red_after > red_before + 30, (red_before, red_after)
+    assert redness(viewport_image(page), STROKE_FROM) > redness(before, STROKE_FROM) + 30
 
 
 def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_bytes(
@@ -286,6 +289,32 @@ def test_every_frame_is_fetched_once_by_the_entry_module_and_drawn_from_those_by
     assert len(metadata) == 1, metadata
     grey = viewport_image(page).mean(axis=2)
     assert grey.std() > 25, "the axial view looks blank"
+
+
+def test_a_stroke_on_a_slice_without_labels_is_drawn_at_once_and_undone_at_once(
+    server: str, lidc_case: Case, page: Page
+):
+    """The overlay of a slice with no label is not drawn (overlayPass.ts): the first stroke on
+    such a slice must still show at once, and its undo take it away again."""
+    sign_in_and_open(page, server, lidc_case)
+    model = stored_labelmap(server, lidc_case, lidc_case.model_revision_id)
+    for _ in range(60):
+        _, mm = world_under(page, STROKE_FROM)
+        if not model.voxels[round(voxel_of(model.header, mm)[0])].any():
+            break
+        scroll_up(page, 1)
+    else:
+        pytest.fail("no slice without the model's labels within 60 slices of the middle")
+    before = redness(viewport_image(page), STROKE_FROM)
+    paint_stroke(page, STROKE_FROM, STROKE_TO)
+    assert redness(viewport_image(page), STROKE_FROM) > before + 30
+    page.keyboard.press("Control+z")
+    for _ in range(20):
+        if abs(redness(viewport_image(page), STROKE_FROM) - before) < 10:
+            break
+        page.wait_for_timeout(100)
+    else:
+        pytest.fail("the undone stroke is still drawn")
 
 
 def hounsfield_under(page: Page, fraction: tuple[float, float]) -> tuple[np.ndarray, int]:
