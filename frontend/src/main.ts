@@ -4,7 +4,7 @@
 // and the History section (<details id="history" data-refresh-url>), which follows the viewer's saves.
 // This module stays small; Cornerstone and the viewer load as a separate chunk.
 import { parseRevisionId } from "./review/mode";
-import { followHistory } from "./ui/history";
+import { followHistory, followTaskState } from "./ui/history";
 import "./ui/viewer.css";
 import { prefetch } from "./viewer/prefetch";
 import { loadPreview, previewFrame, type Preview } from "./viewer/preview";
@@ -54,6 +54,8 @@ function afterNextPaint(): Promise<void> {
 const root = document.querySelector<HTMLElement>("#viewer");
 const history = document.querySelector<HTMLElement>("#history");
 if (root !== null && history !== null) followHistory(root, history);
+const taskState = document.querySelector<HTMLElement>("[data-task-state]");
+if (root !== null && taskState !== null) followTaskState(root, taskState);
 if (root !== null) {
   const config = readConfig(root);
   if (typeof config === "string") {

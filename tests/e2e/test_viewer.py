@@ -219,6 +219,8 @@ def test_a_painted_stroke_is_saved_on_its_slice_and_shown_again_after_reload(
     revision_id = save_and_wait(page)
     # The page's History section follows the save, without a reload.
     expect_history_latest(page, revision_id, revisions + 1)
+    # So does the heading's task state: the first save started the task.
+    expect(page.locator("h1 [data-task-state]")).to_have_text("In progress")
     assert page.evaluate("window.nfSamePage === true")
 
     task = api_get(server, lidc_case, f"tasks/{lidc_case.task_id}/").json()

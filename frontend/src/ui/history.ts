@@ -1,7 +1,8 @@
 // The task page's History section (annotations/_task_history.html, inside a <details>) follows
 // the server: when the viewer has saved a revision or moved the task, the section's content is
 // fetched again and swapped in. The <details> element stays, so it is open or closed as the user
-// left it. A refresh that fails leaves the old content; the next change tries again.
+// left it. A refresh that fails leaves the old content; the next change tries again. The page
+// heading's task state follows the viewer's the same way.
 
 /** What the viewer dispatches on its root after the server recorded something the History lists. */
 export const HISTORY_CHANGED = ["nf:revision-saved", "nf:task-changed"] as const;
@@ -44,4 +45,21 @@ export function followHistory(viewer: HTMLElement, section: HTMLElement): void {
     }
   };
   for (const name of HISTORY_CHANGED) viewer.addEventListener(name, () => void refresh());
+}
+
+/** What the viewer dispatches on its root when the task's state is known anew (detail: the state). */
+export const TASK_STATE = "nf:task-state";
+
+/** "in_progress" as the server's pages write it: "In progress". */
+export function stateDisplay(state: string): string {
+  const words = state.replaceAll("_", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Keep the page heading's task state (`label`) in step with the viewer's (a first save starts the task). */
+export function followTaskState(viewer: HTMLElement, label: HTMLElement): void {
+  viewer.addEventListener(TASK_STATE, (event) => {
+    const state = (event as CustomEvent<{ state?: unknown }>).detail?.state;
+    if (typeof state === "string" && state) label.textContent = stateDisplay(state);
+  });
 }

@@ -622,6 +622,8 @@ export class Viewer {
     this.access = accessFor(task, this.config.revisionId ?? null);
     this.setEditable(this.access.editable && this.drawable);
     this.taskLabel.textContent = `Task ${task.id} · ${stateLabel(task.state)}`;
+    // The page heading follows (ui/history.ts).
+    this.root.dispatchEvent(new CustomEvent("nf:task-state", { detail: { state: task.state } }));
     this.submitButton.hidden = this.access.mode !== "annotate";
     // An annotator with unsaved work may submit too: submit() saves first.
     this.submitButton.disabled = !(this.access.canSubmit || (this.access.mode === "annotate" && this.editable));
