@@ -52,10 +52,6 @@ def parse_frame_numbers(text: str, instance: Instance) -> list[int]:
     return numbers
 
 
-def _part_type(encoding: FrameEncoding) -> str:
-    return f"{encoding.media_type}; transfer-syntax={encoding.transfer_syntax_uid}"
-
-
 def frames_response(
     request: HttpRequest,
     instance: Instance,
@@ -71,7 +67,7 @@ def frames_response(
     if is_fresh(request, etag):
         return not_modified(etag, IMMUTABLE, VARY)
     boundary = multipart.boundary_for(etag)
-    part_type = _part_type(encoding)
+    part_type = encoding.part_type
     media_type = multipart.content_type(encoding.media_type, boundary)
     length: int | None = None
     chunks: Iterable[bytes]

@@ -47,6 +47,11 @@ class FrameEncoding:
     media_type: str
     decode: bool  # decode the stored frame and send explicit VR little endian bytes
 
+    @property
+    def part_type(self) -> str:
+        """The Content-Type of a part holding one frame so encoded."""
+        return f"{self.media_type}; transfer-syntax={self.transfer_syntax_uid}"
+
 
 def _split(text: str, separator: str) -> list[str]:
     """Split on `separator` outside double quotes."""

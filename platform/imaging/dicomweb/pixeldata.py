@@ -79,16 +79,19 @@ def _instances(
     return [by_uid[uid] for uid in listed]
 
 
-def _part_type(encoding: FrameEncoding) -> str:
-    return f"{encoding.media_type}; transfer-syntax={encoding.transfer_syntax_uid}"
-
-
-def _frame_location(series_path: str, instance: Instance, number: int) -> str:
-    return f"{series_path}/instances/{instance.sop_instance_uid}/frames/{number}"
-
-
 def _numbers(instance: Instance) -> list[int]:
     return list(range(1, len(instance.frame_index) + 1))
+
+
+def _headers(
+    series_path: str, instance: Instance, encoding: FrameEncoding, number: int, size: int
+) -> multipart.Headers:
+    location = f"{series_path}/instances/{instance.sop_instance_uid}/frames/{number}"
+    return (
+        ("Content-Type", encoding.part_type),
+        ("Content-Location", location),
+        ("Content-Length", str(size)),
+    )
 
 
 def _parts(
@@ -99,12 +102,7 @@ def _parts(
         numbers = _numbers(instance)
         read = decoded_frames if encoding.decode else stored_frames
         for number, frame in zip(numbers, read(instance, numbers), strict=True):
-            headers = (
-                ("Content-Type", _part_type(encoding)),
-                ("Content-Location", _frame_location(series_path, instance, number)),
-                ("Content-Length", str(len(frame))),
-            )
-            yield headers, [frame]
+            yield _headers(series_path, instance, encoding, number, len(frame)), [frame]
 
 
 def _length(
@@ -113,16 +111,11 @@ def _length(
     """The body's length, known before reading when no frame is decoded."""
     if any(encoding.decode for _, encoding in planned):
         return None
-    heads = []
-    for instance, encoding in planned:
-        numbers = _numbers(instance)
-        for number, size in zip(numbers, stored_size(instance, numbers), strict=True):
-            headers = (
-                ("Content-Type", _part_type(encoding)),
-                ("Content-Location", _frame_location(series_path, instance, number)),
-                ("Content-Length", str(size)),
-            )
-            heads.append((headers, size))
+    heads = [
+        (_headers(series_path, instance, encoding, number, size), size)
+        for instance, encoding in planned
+        for number, size in enumerate(stored_size(instance, _numbers(instance)), start=1)
+    ]
     return multipart.encoded_length_with_headers(heads, boundary)
 
 
