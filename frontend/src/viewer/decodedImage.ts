@@ -15,12 +15,11 @@ export interface LoadOptions {
 }
 
 type Pixels = Int16Array | Uint16Array | Uint8Array | Float32Array;
-const TYPED: Record<string, (length: number) => Pixels> = {
-  Int16Array: (n) => new Int16Array(n),
-  Uint16Array: (n) => new Uint16Array(n),
-  Uint8Array: (n) => new Uint8Array(n),
-  Float32Array: (n) => new Float32Array(n),
-};
+interface PixelsConstructor {
+  new (length: number): Pixels;
+  new (buffer: ArrayBufferLike, offset: number, length: number): Pixels;
+}
+const TYPED: Record<string, PixelsConstructor> = { Int16Array, Uint16Array, Uint8Array, Float32Array };
 
 interface PlaneModule {
   readonly columnPixelSpacing?: number;
@@ -104,17 +103,10 @@ export function imageFromDecoded(imageId: string, frame: DecodedFrame, transferS
 /** The pixels in the array type (and buffer) the loader asked for; null for a type not known here. */
 function inTargetType(pixels: Int16Array | Uint16Array | Uint8Array, type: PixelType, target: LoadOptions["targetBuffer"]): Pixels | null {
   const wanted = target?.type ?? type;
-  if (target?.arrayBuffer) {
-    const make = TYPED[wanted];
-    if (!make) return null;
-    const view = new (make(0).constructor as new (buffer: ArrayBufferLike, offset: number, length: number) => Pixels)(target.arrayBuffer, target.offset ?? 0, pixels.length);
-    view.set(pixels);
-    return view;
-  }
-  if (wanted === type) return pixels;
-  const make = TYPED[wanted];
-  if (!make) return null;
-  const converted = make(pixels.length);
-  converted.set(pixels);
-  return converted;
+  if (wanted === type && !target?.arrayBuffer) return pixels;
+  const Typed = TYPED[wanted];
+  if (!Typed) return null;
+  const out = target?.arrayBuffer ? new Typed(target.arrayBuffer, target.offset ?? 0, pixels.length) : new Typed(pixels.length);
+  out.set(pixels);
+  return out;
 }

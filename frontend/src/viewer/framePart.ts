@@ -1,8 +1,8 @@
 // The bytes of one frame in a WADO-RS frame response: multipart/related with a single part
 // (PS3.18 8.7.3.5), its Content-Type carrying the transfer syntax; or one part already cut out
-// of a series pixel data response (seriesPixelData.ts), typed by the part's own Content-Type. Read here, not with
-// Cornerstone's own reader, because the entry module fetches frames before Cornerstone loads
-// (framePrefetch.ts) and the preview draws one of them.
+// of a series pixel data response (seriesPixelData.ts), typed by the part's own Content-Type.
+// Read here, not with Cornerstone's own reader, because the entry module fetches frames before
+// Cornerstone loads (framePrefetch.ts) and the preview draws one of them.
 
 export interface FramePart {
   /** The part's transfer syntax UID (its Content-Type's transfer-syntax parameter). */

@@ -11,7 +11,7 @@
 // for 8 bits). A frame outside that (compressed, colour, a fractional rescale, PET or dose
 // scaling, values that do not fit) is left to the loader, byte for byte.
 
-import type { DicomJson } from "./series";
+import { firstValue, numberOf, type DicomJson } from "./series";
 
 export const NATIVE_SYNTAXES: ReadonlySet<string> = new Set(["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]);
 
@@ -61,17 +61,6 @@ const RANGE: Record<PixelType, readonly [number, number]> = {
   Uint8Array: [0, 255],
 };
 
-function value(dataset: DicomJson, tag: string): unknown {
-  return dataset[tag]?.Value?.[0];
-}
-
-function numberOf(dataset: DicomJson, tag: string): number | null {
-  const raw = value(dataset, tag);
-  if (raw === undefined || raw === null || raw === "") return null;
-  const parsed = typeof raw === "number" ? raw : Number(raw);
-  return Number.isFinite(parsed) ? parsed : null;
-}
-
 /**
  * The spec of each instance's frames, or null for the whole series when any instance is not a
  * native grayscale image with an integer rescale: one series, one pixel type, as the volume has.
@@ -80,8 +69,8 @@ export function seriesPixelSpecs(instances: readonly DicomJson[]): Map<DicomJson
   const specs = new Map<DicomJson, Omit<PixelSpec, "type">>();
   let negative = false;
   for (const dataset of instances) {
-    const modality = String(value(dataset, TAG.modality) ?? "");
-    const photometric = String(value(dataset, TAG.photometric) ?? "");
+    const modality = String(firstValue(dataset, TAG.modality) ?? "");
+    const photometric = String(firstValue(dataset, TAG.photometric) ?? "");
     const bitsAllocated = numberOf(dataset, TAG.bitsAllocated);
     const rows = numberOf(dataset, TAG.rows);
     const columns = numberOf(dataset, TAG.columns);

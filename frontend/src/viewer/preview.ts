@@ -8,9 +8,9 @@
 import { framePart, type FramePart } from "./framePart";
 import { frameUrl, type FramePrefetch } from "./framePrefetch";
 import { LUNG, voiRange, type WindowPreset } from "./presets";
-import type { DicomJson, Frame } from "./series";
+import { NATIVE_SYNTAXES } from "./nativePixels";
+import { numberOf, type Frame } from "./series";
 
-const UNCOMPRESSED_LE = new Set(["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]);
 const AXIAL = [1, 0, 0, 0, 1, 0];
 
 export interface PreviewImage {
@@ -23,17 +23,12 @@ export interface PreviewImage {
   readonly monochrome1: boolean;
 }
 
-function tagNumber(dataset: DicomJson, tag: string, fallback: number): number {
-  const value = Number(dataset[tag]?.Value?.[0]);
-  return Number.isFinite(value) ? value : fallback;
-}
-
 /** The frame an axial view opens on, when it can be drawn here; null otherwise. */
 export function previewFrame(frames: readonly Frame[]): Frame | null {
   const frame = frames[Math.round((frames.length - 1) / 2)];
   if (!frame?.orientation || !frame.orientation.every((v, i) => Math.abs(v - (AXIAL[i] ?? 0)) < 1e-3)) return null;
-  const bits = tagNumber(frame.metadata, "00280100", 0);
-  const samples = tagNumber(frame.metadata, "00280002", 1);
+  const bits = numberOf(frame.metadata, "00280100") ?? 0;
+  const samples = numberOf(frame.metadata, "00280002") ?? 1;
   return bits === 16 && samples === 1 ? frame : null;
 }
 
@@ -43,14 +38,14 @@ export function previewFrame(frames: readonly Frame[]): Frame | null {
  */
 export function decodeFrame(part: FramePart, frame: Frame): PreviewImage | null {
   const { rows, columns, metadata } = frame;
-  if (!UNCOMPRESSED_LE.has(part.transferSyntax)) return null;
+  if (!NATIVE_SYNTAXES.has(part.transferSyntax)) return null;
   const count = rows * columns;
   const bytes = part.pixelData;
   if (!(count > 0) || bytes.length !== 2 * count) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, 2 * count);
-  const signed = tagNumber(metadata, "00280103", 0) === 1;
-  const slope = tagNumber(metadata, "00281053", 1);
-  const intercept = tagNumber(metadata, "00281052", 0);
+  const signed = (numberOf(metadata, "00280103") ?? 0) === 1;
+  const slope = numberOf(metadata, "00281053") ?? 1;
+  const intercept = numberOf(metadata, "00281052") ?? 0;
   const values = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     const stored = signed ? view.getInt16(2 * i, true) : view.getUint16(2 * i, true);

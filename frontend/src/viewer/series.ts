@@ -50,6 +50,19 @@ function first(dataset: DicomJson, tag: string): number {
   return numbers(dataset, tag)[0] ?? Number.NaN;
 }
 
+/** A tag's first value as it is in the DICOM JSON (undefined when there is none). */
+export function firstValue(dataset: DicomJson, tag: string): unknown {
+  return values(dataset, tag)[0];
+}
+
+/** A tag's first value as a finite number; null when it is missing, empty or not a number. */
+export function numberOf(dataset: DicomJson, tag: string): number | null {
+  const raw = firstValue(dataset, tag);
+  if (raw === undefined || raw === null || raw === "") return null;
+  const parsed = typeof raw === "number" ? raw : Number(raw);
+  return Number.isFinite(parsed) ? parsed : null;
+}
+
 /** WADO-RS base (absolute, as the image loader fetches it) for one series. */
 export function seriesUrl(dicomwebRoot: string, study: string, series: string, origin: string): string {
   const root = new URL(dicomwebRoot.replace(/\/+$/, ""), origin).toString();

@@ -26,18 +26,21 @@ export interface PixelDataRequest {
 interface FrameAddress {
   readonly series: string;
   readonly sop: string;
+  /** What names the frame in a response: the end of its URL, `{sop}/frames/{n}`. */
+  readonly key: string;
 }
 
-/** `{series}/instances/{sop}/frames/{n}` split up; null for any other URL. */
+/** `{series}/instances/{sop}/frames/{n}` split up (a path or a whole URL); null for any other. */
 function addressOf(url: string): FrameAddress | null {
-  const match = /^(.*)\/instances\/([^/?#]+)\/frames\/\d+$/.exec(url);
-  return match ? { series: match[1] ?? "", sop: match[2] ?? "" } : null;
+  const match = /^(.*)\/instances\/([^/?#]+)\/frames\/(\d+)$/.exec(url);
+  if (!match) return null;
+  const [, series = "", sop = "", number = ""] = match;
+  return { series, sop, key: `${sop}/frames/${number}` };
 }
 
-/** What names one frame in a response: the end of its URL, `{sop}/frames/{n}`. */
+/** What names one frame in a response, from its URL or its part's Content-Location. */
 export function frameKey(url: string): string | null {
-  const match = /\/instances\/([^/?#]+\/frames\/\d+)$/.exec(url);
-  return match ? (match[1] ?? null) : null;
+  return addressOf(url)?.key ?? null;
 }
 
 /**
@@ -87,17 +90,18 @@ export async function fetchSeriesFrames(urls: readonly string[], fetcher: typeof
 async function fetchPixelData(request: PixelDataRequest, fetcher: typeof fetch, deliver: (url: string, body: FrameBody) => void): Promise<string[]> {
   const waiting = new Map<string, string>();
   for (const url of request.frames) waiting.set(frameKey(url) ?? url, url);
+  let stream: ReadableStreamDefaultReader<Uint8Array> | null = null;
   try {
     const response = await fetcher(request.url, { headers: { Accept: FRAME_ACCEPT }, credentials: "same-origin" });
     if (!response.ok || response.body === null) return [...waiting.values()];
     const reader = new MultipartStreamReader(boundaryOf(response.headers.get("Content-Type") ?? ""), ({ headers, body }) => {
       const key = frameKey(headers.get("content-location") ?? "");
       const url = key === null ? undefined : waiting.get(key);
-      if (url === undefined) return; // a frame not asked for here
-      waiting.delete(key ?? "");
+      if (key === null || url === undefined) return; // a frame not asked for here
+      waiting.delete(key);
       deliver(url, { contentType: headers.get("content-type") ?? "", bytes: body });
     });
-    const stream = response.body.getReader();
+    stream = response.body.getReader();
     for (;;) {
       const { done, value } = await stream.read();
       if (done) break;
@@ -105,7 +109,9 @@ async function fetchPixelData(request: PixelDataRequest, fetcher: typeof fetch, 
     }
     reader.end();
   } catch {
-    // A broken body or connection: what was delivered stands, the rest is asked for alone.
+    // A broken body or connection: what was delivered stands, the rest is asked for alone
+    // (and the rest of an unreadable body is not downloaded for nothing).
+    void stream?.cancel().catch(() => undefined);
   }
   return [...waiting.values()];
 }
