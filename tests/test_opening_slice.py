@@ -3,6 +3,7 @@
 import pytest
 
 from imaging.models import Series
+from imaging.processing import process_series
 from imaging.selectors import opening_slice
 from imaging.services import ingest_batch
 from tests.dicom_factory import ct_dataset, to_bytes
@@ -12,9 +13,13 @@ pytestmark = pytest.mark.django_db
 
 
 def stored(datasets) -> Series:
+    """The series stored and processed (processing measures its geometry)."""
     project = ProjectFactory.create(deidentify=False)
     ingest_batch(project=project, items=[(f"f{i}", to_bytes(d)) for i, d in enumerate(datasets)])
-    return Series.objects.get(project=project)
+    series = Series.objects.get(project=project)
+    process_series(series_id=series.pk)
+    series.refresh_from_db()
+    return series
 
 
 def test_the_middle_slice_along_the_normal_whatever_the_instance_numbers():
